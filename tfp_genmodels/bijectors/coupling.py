@@ -1,0 +1,180 @@
+"""Shared machinery of coupling bijectors (Dinh et al., 2015; 2017).
+
+A coupling layer splits the event with a binary mask ``m`` (ones: conditioning
+elements, zeros: transformed elements) and applies an elementwise bijection
+``g`` to the transformed part, with parameters computed from the conditioning
+part (and an optional context ``c``):
+
+    Forward:   y = m * x + (1 - m) * g(x; theta),     theta = NN(m * x, c)
+    Inverse:   x = m * y + (1 - m) * g^-1(y; theta),  theta = NN(m * y, c)
+    log|det dy/dx| = sum over the transformed elements of log|g'(x; theta)|
+
+``m * y = m * x``, so the inverse sees the same parameters, and the Jacobian
+is triangular (after a permutation), so its determinant is the product of its
+diagonal. Subclasses define ``g`` through ``_transform_forward`` and
+``_transform_inverse``, which return the output and the elementwise log-det.
+
+Vector events gather the two parts (the network sees only ``D_1`` inputs and
+produces parameters for ``D_2`` outputs); image events multiply by the mask,
+so a convolutional conditioner keeps the spatial layout.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+from tensorflow_probability.python.internal import cache_util
+
+from tfp_genmodels.bijectors import _validation
+from tfp_genmodels.bijectors.conditioners import ConvConditioner, DenseConditioner
+from tfp_genmodels.bijectors.masks import default_mask, make_mask
+
+tfb = tfp.bijectors
+
+
+class CouplingBijector(tfb.Bijector):
+    """Base class for mask-based coupling bijectors; see the module docstring.
+
+    The conditioner runs once per ``forward``/``inverse`` call: the log-det is
+    stored in TFP's bijector cache alongside the output (the same greedy-cache
+    mechanism as ``tfb.FFJORD``), so ``TransformedDistribution.log_prob``
+    costs one network evaluation per layer, not two.
+    """
+
+    _cache = cache_util.BijectorCacheWithGreedyAttrs(
+        forward_name="_augmented_forward", inverse_name="_augmented_inverse")
+
+    def __init__(self, event_shape: Sequence[int], num_params: int,
+                 mask: str | np.ndarray | None = None, flip_mask: bool = False,
+                 conditioner: Callable | None = None,
+                 hidden_units: Sequence[int] = (128, 128),
+                 context_shape: Sequence[int] | None = None,
+                 dtype: tf.DType = tf.float32, validate_args: bool = False,
+                 name: str = "coupling", parameters: dict | None = None):
+        self._event_shape = _validation.event_shape_arg(event_shape, ranks=(1, 3))
+        self._num_params = int(num_params)
+        mask = default_mask(self._event_shape) if mask is None else mask
+        self._mask_np = make_mask(mask, self._event_shape, flip=flip_mask)
+        self._context_shape = (None if context_shape is None else
+                               _validation.event_shape_arg(context_shape, "context_shape",
+                                                           ranks=(1,)))
+        context_dim = None if self._context_shape is None else self._context_shape[0]
+        dtype = tf.as_dtype(dtype)
+        with tf.name_scope(name) as scope_name:
+            if len(self._event_shape) == 1:
+                self._cond_idx = np.flatnonzero(self._mask_np == 1)
+                self._trans_idx = np.flatnonzero(self._mask_np == 0)
+                self._merge_idx = np.argsort(np.concatenate([self._cond_idx,
+                                                             self._trans_idx]))
+                if conditioner is None:
+                    conditioner = DenseConditioner(
+                        len(self._cond_idx), len(self._trans_idx), self._num_params,
+                        hidden_units=hidden_units, context_dim=context_dim,
+                        dtype=dtype, name="conditioner")
+            elif conditioner is None:
+                conditioner = ConvConditioner(
+                    self._event_shape, self._num_params, filters=hidden_units,
+                    context_dim=context_dim, dtype=dtype, name="conditioner")
+            if not callable(conditioner):
+                raise TypeError(f"`conditioner` must be callable (a Keras layer); "
+                                f"got {type(conditioner).__name__}.")
+            self._conditioner = conditioner
+            super().__init__(forward_min_event_ndims=len(self._event_shape),
+                             validate_args=validate_args, dtype=dtype,
+                             parameters=parameters, name=scope_name)
+
+    @property
+    def event_shape(self) -> tuple[int, ...]:
+        return self._event_shape
+
+    @property
+    def context_shape(self) -> tuple[int, ...] | None:
+        return self._context_shape
+
+    @property
+    def mask(self) -> np.ndarray:
+        """The 0/1 mask; ones are the conditioning (unchanged) elements."""
+        return self._mask_np
+
+    @property
+    def conditioner(self) -> Callable:
+        return self._conditioner
+
+    # -- to be defined by subclasses ------------------------------------------
+    def _transform_forward(self, x, params):
+        raise NotImplementedError
+
+    def _transform_inverse(self, y, params):
+        raise NotImplementedError
+
+    # -- coupling ---------------------------------------------------------------
+    def _parameters_from(self, cond_input: tf.Tensor, context: tf.Tensor | None,
+                         out_event: Sequence[int]) -> tf.Tensor:
+        in_event = cond_input.shape[-len(self._event_shape):]
+        batch_shape = tf.shape(cond_input)[:-len(self._event_shape)]
+        flat = tf.reshape(cond_input, [-1, *in_event.as_list()])
+        if self._context_shape is None:
+            if context is not None:
+                raise ValueError("`context` was given to a coupling built without "
+                                 "`context_shape`; got context of shape "
+                                 f"{context.shape}.")
+            flat_context = None
+        else:
+            if context is None:
+                raise ValueError(f"`context` of shape [..., {self._context_shape[0]}] "
+                                 "is required: this coupling was built with "
+                                 f"context_shape={self._context_shape}; got None.")
+            context = tf.convert_to_tensor(context, dtype=self.dtype, name="context")
+            _validation.check_event_shape(context, self._context_shape, "context")
+            context = tf.broadcast_to(
+                context, tf.concat([batch_shape, self._context_shape], axis=0))
+            flat_context = tf.reshape(context, [-1, self._context_shape[0]])
+        params = self._conditioner(flat, flat_context)
+        return tf.reshape(params, tf.concat(
+            [batch_shape, out_event, [self._num_params]], axis=0))
+
+    def _couple(self, x, context, transform):
+        """Applies ``transform`` (forward or inverse) to the masked-out part."""
+        _validation.check_event_shape(x, self._event_shape, "x")
+        if len(self._event_shape) == 1:
+            x_cond = tf.gather(x, self._cond_idx, axis=-1)
+            x_trans = tf.gather(x, self._trans_idx, axis=-1)
+            params = self._parameters_from(x_cond, context, [len(self._trans_idx)])
+            y_trans, ldj = transform(x_trans, params)
+            y = tf.gather(tf.concat([x_cond, y_trans], axis=-1), self._merge_idx,
+                          axis=-1)
+            return y, tf.reduce_sum(ldj, axis=-1)
+        mask = tf.constant(self._mask_np, dtype=x.dtype)
+        params = self._parameters_from(x * mask, context, self._event_shape)
+        y_all, ldj = transform(x, params)
+        y = mask * x + (1.0 - mask) * y_all
+        return y, tf.reduce_sum((1.0 - mask) * ldj, axis=[-3, -2, -1])
+
+    def _augmented_forward(self, x, **kwargs):
+        y, fldj = self._couple(x, kwargs.get("context"), self._transform_forward)
+        return y, {"fldj": fldj, "ildj": -fldj}
+
+    def _augmented_inverse(self, y, **kwargs):
+        x, ildj = self._couple(y, kwargs.get("context"), self._transform_inverse)
+        return x, {"ildj": ildj, "fldj": -ildj}
+
+    def _forward(self, x, **kwargs):
+        return self._augmented_forward(x, **kwargs)[0]
+
+    def _inverse(self, y, **kwargs):
+        return self._augmented_inverse(y, **kwargs)[0]
+
+    def _forward_log_det_jacobian(self, x, **kwargs):
+        cached = self._cache.forward_attributes(x, **kwargs)
+        if "fldj" not in cached:
+            cached.update(self._augmented_forward(x, **kwargs)[1])
+        return cached["fldj"]
+
+    def _inverse_log_det_jacobian(self, y, **kwargs):
+        cached = self._cache.inverse_attributes(y, **kwargs)
+        if "ildj" not in cached:
+            cached.update(self._augmented_inverse(y, **kwargs)[1])
+        return cached["ildj"]
