@@ -26,10 +26,16 @@ TOLERANCES = {
 
 
 def perturb_variables(bijector, scale: float = 0.3, seed: int = 0) -> None:
-    """Adds noise to every trainable variable, so zero-initialised layers are not the identity."""
+    """Adds noise to every trainable variable, so zero-initialised layers are not the identity.
+
+    A variable's constraint (e.g. MADE's autoregressive mask, a Keras kernel
+    constraint) is applied afterwards, as an optimizer step would.
+    """
     rng = np.random.default_rng(seed)
     for v in bijector.trainable_variables:
         v.assign(v + scale * rng.standard_normal(v.shape).astype(v.dtype.as_numpy_dtype))
+        if getattr(v, "constraint", None) is not None:
+            v.assign(v.constraint(v))
 
 
 def _flat_event(t, event_ndims):
