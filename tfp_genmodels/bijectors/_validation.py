@@ -69,3 +69,12 @@ def positive_float_arg(value: float, name: str) -> float:
     if not np.isfinite(value_f) or value_f <= 0:
         raise ValueError(f"`{name}` must be a finite positive float; got {value!r}.")
     return value_f
+
+
+def constant_log_det(x: tf.Tensor, event_ndims: int, value: tf.Tensor) -> tf.Tensor:
+    """``value`` broadcast to the batch shape of ``x`` (all dims but the last ``event_ndims``).
+
+    For maps whose log-det depends on trainable variables but not on ``x``
+    (ActNorm, LU-linear): one value per batch member, like every other bijector.
+    """
+    return tf.fill(tf.shape(x)[:tf.rank(x) - event_ndims], value)

@@ -88,9 +88,8 @@ class ActNorm(tfb.Bijector):
         tf.cond(self.initialized, lambda: tf.constant(False), init)
 
     def _log_det(self, x):
-        batch_shape = tf.shape(x)[:tf.rank(x) - len(self._event_shape)]
-        value = self._spatial_size * tf.reduce_sum(self.log_scale)
-        return tf.fill(batch_shape, value)
+        return _validation.constant_log_det(
+            x, len(self._event_shape), self._spatial_size * tf.reduce_sum(self.log_scale))
 
     def _forward(self, x):
         _validation.check_event_shape(x, self._event_shape, "x")

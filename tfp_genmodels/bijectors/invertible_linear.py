@@ -143,9 +143,8 @@ class InvertibleLinear(tfb.Bijector):
         return tf.reshape(tf.transpose(x), tf.shape(y))
 
     def _log_det(self, x):
-        batch_shape = tf.shape(x)[:tf.rank(x) - len(self._event_shape)]
-        value = self._spatial_size * tf.reduce_sum(self.log_abs_diag)
-        return tf.fill(batch_shape, value)
+        return _validation.constant_log_det(
+            x, len(self._event_shape), self._spatial_size * tf.reduce_sum(self.log_abs_diag))
 
     def _forward_log_det_jacobian(self, x):
         return self._log_det(x)
