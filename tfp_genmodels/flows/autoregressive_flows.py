@@ -37,7 +37,6 @@ class MAF(FlowModel):
         self.num_layers = _validation.positive_int_arg(num_layers, "num_layers")
         self.hidden_units = tuple(int(u) for u in hidden_units)
         event_shape = _validation.event_shape_arg(event_shape, ranks=(1,))
-        self._context = None if context_shape is None else tuple(context_shape)
         self._made_names = [f"made_{i}" for i in range(self.num_layers)]
         super().__init__(event_shape, context_shape=context_shape,
                          context_kwargs={n: "conditional_input" for n in self._made_names}
@@ -48,12 +47,12 @@ class MAF(FlowModel):
         dim = self.event_shape[0]
         net = tfb.AutoregressiveNetwork(
             params=2, event_shape=[dim], hidden_units=list(self.hidden_units),
-            activation="relu", conditional=self._context is not None,
-            conditional_event_shape=self._context, name=f"made_net_{index}")
+            activation="relu", conditional=self.context_shape is not None,
+            conditional_event_shape=self.context_shape, name=f"made_net_{index}")
         # Build now (variables exist before any trace), then zero the output layer.
         dummy = tf.zeros([1, dim])
-        net(dummy, conditional_input=None if self._context is None else tf.zeros(
-            [1, *self._context]))
+        net(dummy, conditional_input=None if self.context_shape is None else tf.zeros(
+            [1, *self.context_shape]))
         # Zero the output layer(s): every weight after the last activation
         # (the masked output Dense, and the context Dense added to it).
         for layer in reversed(net._network.layers):

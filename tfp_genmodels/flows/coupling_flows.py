@@ -46,7 +46,6 @@ class _VectorCouplingFlow(FlowModel):
         if event_shape[0] < 2:
             raise ValueError(f"`event_shape` must have at least 2 dimensions for a "
                              f"coupling flow; got {event_shape}.")
-        self._context = None if context_shape is None else tuple(context_shape)
         couplings = [f"coupling_{i}" for i in range(self.num_layers)]
         super().__init__(event_shape, context_shape=context_shape,
                          context_kwargs={c: "context" for c in couplings}
@@ -101,7 +100,7 @@ class RealNVP(_VectorCouplingFlow):
     def _coupling(self, index):
         return B.AffineCoupling(self.event_shape, flip_mask=bool(index % 2),
                                 hidden_units=self.hidden_units,
-                                context_shape=self._context, name=f"coupling_{index}")
+                                context_shape=self.context_shape, name=f"coupling_{index}")
 
 
 class NICE(_VectorCouplingFlow):
@@ -125,7 +124,7 @@ class NICE(_VectorCouplingFlow):
     def _coupling(self, index):
         return B.AdditiveCoupling(self.event_shape, flip_mask=bool(index % 2),
                                   hidden_units=self.hidden_units,
-                                  context_shape=self._context, name=f"coupling_{index}")
+                                  context_shape=self.context_shape, name=f"coupling_{index}")
 
     def _base_side(self, data_to_base):
         # Data -> base: couplings, then h = exp(-s) * x so that forward is z * exp(s).
@@ -156,7 +155,7 @@ class NeuralSplineFlow(_VectorCouplingFlow):
     def _coupling(self, index):
         return B.SplineCoupling(self.event_shape, num_bins=self.num_bins, bound=self.bound,
                                 flip_mask=bool(index % 2), hidden_units=self.hidden_units,
-                                context_shape=self._context, name=f"coupling_{index}")
+                                context_shape=self.context_shape, name=f"coupling_{index}")
 
     def get_config(self) -> dict:
         return {**super().get_config(), "num_bins": self.num_bins, "bound": self.bound}
