@@ -71,7 +71,7 @@ def _check_other_batch_shapes(bij, xt, y, fldj, kw, event_ndims, tol, name):
     """Unbatched input and two batch dimensions agree with the [N] batch."""
     event_in = xt.shape[1:]
     # Unbatched input (kwargs must then be unbatched too).
-    kw0 = {k: v[0] for k, v in kw.items()}
+    kw0 = tf.nest.map_structure(lambda v: v[0], kw)
     y0 = bij.forward(tf.identity(xt[0]), **kw0)
     _close(y0, y[0], tol["value"], f"{name} unbatched forward")
     f0 = bij.forward_log_det_jacobian(tf.identity(xt[0]), event_ndims=event_ndims, **kw0)
@@ -80,7 +80,7 @@ def _check_other_batch_shapes(bij, xt, y, fldj, kw, event_ndims, tol, name):
     # Two batch dimensions.
     n = xt.shape[0]
     x2 = tf.reshape(xt, [2, n // 2, *event_in])
-    kw2 = {k: tf.reshape(v, [2, n // 2, *v.shape[1:]]) for k, v in kw.items()}
+    kw2 = tf.nest.map_structure(lambda v: tf.reshape(v, [2, n // 2, *v.shape[1:]]), kw)
     y2 = bij.forward(x2, **kw2)
     _close(tf.reshape(y2, y.shape), y, tol["value"], f"{name} 2 batch dims forward")
     f2 = bij.forward_log_det_jacobian(tf.identity(x2), event_ndims=event_ndims, **kw2)
@@ -100,8 +100,9 @@ def check_bijector(make: Callable[[tf.DType], object], x: np.ndarray, event_ndim
       x: a batch of inputs in the forward domain, ``[N, *event_shape]``, N even.
       event_ndims: the event rank of ``x``, ``x.ndim - 1`` (for elementwise
         bijectors too: the log-det is then summed over the flattened event).
-      kwargs: keyword arguments (e.g. ``context``) as NumPy arrays with a
-        leading batch dimension N, passed to every call.
+      kwargs: keyword arguments (e.g. ``context``, or a chain's nested
+        per-bijector dicts) as NumPy arrays with a leading batch dimension N,
+        passed to every call.
       tolerance_scale: multiplies the default tolerances (ill-conditioned maps).
       batched_parameters: the bijector's parameters carry the batch dimension
         N (amortised flows); the unbatched and two-batch-dimension checks,
@@ -112,7 +113,7 @@ def check_bijector(make: Callable[[tf.DType], object], x: np.ndarray, event_ndim
         bij = make(dtype)
         tol = {k: v * tolerance_scale for k, v in TOLERANCES[dtype].items()}
         xt = tf.constant(x, dtype)
-        kw = {k: tf.constant(v, dtype) for k, v in (kwargs or {}).items()}
+        kw = tf.nest.map_structure(lambda v: tf.constant(v, dtype), kwargs or {})
         name = f"{type(bij).__name__}[{dtype.name}]"
 
         # Round trip both ways, cache busted.
@@ -149,7 +150,7 @@ def check_bijector(make: Callable[[tf.DType], object], x: np.ndarray, event_ndim
                                                  **kw_t))
 
         spec = tf.TensorSpec([None, *event_in], dtype)
-        kw_spec = {k: tf.TensorSpec([None, *v.shape[1:]], dtype) for k, v in kw.items()}
+        kw_spec = tf.nest.map_structure(lambda v: tf.TensorSpec([None, *v.shape[1:]], dtype), kw)
         for compile_ in ((False, True) if jit else (False,)):
             fn = tf.function(round_trip, input_signature=[spec, kw_spec], jit_compile=compile_)
             yt, xt_back, ildj_t = fn(xt, kw)

@@ -26,6 +26,14 @@ def _actnorm(dtype, shape):
     return _perturbed(b)
 
 
+def _factor_out_inner(dtype):
+    """A conditional chain on the kept half, so the context routing is checked too."""
+    return tfb.Chain([
+        _perturbed(B.InvertibleConv1x1([2, 2, 2], seed=5, dtype=dtype)),
+        _perturbed(B.AffineCoupling([2, 2, 2], mask="channel", hidden_units=[8],
+                                    context_shape=[2], dtype=dtype, name="coupling"))])
+
+
 def _params(dtype, *shapes):
     rng = np.random.default_rng(7)
     return [tf.constant(rng.normal(size=s), dtype) for s in shapes]
@@ -80,6 +88,9 @@ CASES = {
     "radial": (lambda d: B.Radial(*_params(d, [3], [], [])), RNG.normal(size=(N, 3)), 1, None, False),
     "radial_amortised": (lambda d: B.Radial(*_params(d, [N, 4], [N], [N])),
                          RNG.normal(size=(N, 4)), 1, None, True),
+    "factor_out": (lambda d: B.FactorOut(_factor_out_inner(d), event_shape=[2, 2, 4]),
+                   RNG.normal(size=(N, 2, 2, 4)), 3, {"coupling": {"context": RNG.normal(size=(N, 2))}},
+                   False),
     "householder": (lambda d: B.Householder(*_params(d, [4])), RNG.normal(size=(N, 4)), 1, None, False),
 }
 

@@ -40,3 +40,41 @@ def test_bad_names_and_arguments():
         data.toy_log_prob("moons", np.zeros([1, 2]))
     with pytest.raises(ValueError, match=r"`n` must be a positive int; got 0"):
         data.toy_sample("moons", 0)
+
+
+def test_digits_fixed_split_and_levels():
+    a, b = data.load_digits(), data.load_digits()
+    assert a.levels == 17 and a.event_shape == (8, 8, 1)
+    assert [len(s.x) for s in (a.train, a.validation, a.test)] == list(data.DIGITS_SPLIT)
+    for s_a, s_b in zip(a[:3], b[:3]):
+        np.testing.assert_array_equal(s_a.x, s_b.x)
+        np.testing.assert_array_equal(s_a.y, s_b.y)
+    x = np.concatenate([a.train.x, a.validation.x, a.test.x])
+    assert x.dtype == np.float32 and x.min() == 0 and x.max() == 16
+    np.testing.assert_array_equal(x, np.round(x))
+    # The three splits partition the data set: no image is counted twice.
+    from sklearn.datasets import load_digits
+    assert len(x) == len(load_digits().images)
+    assert set(np.unique(a.test.y)) == set(range(10))
+
+
+def test_mnist_offline_error_and_local_path(tmp_path, monkeypatch):
+    import tf_keras as keras
+
+    def offline(*args, **kwargs):
+        raise OSError("Temporary failure in name resolution")
+
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", offline)
+    with pytest.raises(ConnectionError, match=r"offline.*load_mnist\(path="):
+        data.load_mnist()
+    with pytest.raises(FileNotFoundError, match="`path` must be an existing mnist.npz"):
+        data.load_mnist(path=str(tmp_path / "missing.npz"))
+    rng = np.random.default_rng(0)
+    path = tmp_path / "mnist.npz"
+    np.savez(path, x_train=rng.integers(0, 256, (30, 28, 28), dtype=np.uint8),
+             y_train=rng.integers(0, 10, 30), x_test=rng.integers(0, 256, (7, 28, 28),
+                                                                 dtype=np.uint8),
+             y_test=rng.integers(0, 10, 7))
+    mnist = data.load_mnist(path=str(path), num_validation=10)
+    assert [len(s.x) for s in mnist[:3]] == [20, 10, 7]
+    assert mnist.event_shape == (28, 28, 1) and mnist.levels == 256

@@ -1,4 +1,6 @@
-"""Datasets: the standard 2-D toy densities, seeded and reproducible.
+"""Datasets: the 2-D toy densities, scikit-learn's 8x8 digits, MNIST.
+
+Toy densities.
 
 ``toy_sample(name, n, seed)`` draws ``n`` points (float32, ``[n, 2]``) with a
 NumPy generator seeded by ``seed`` (every draw comes from it);
@@ -9,11 +11,20 @@ so the KL gap ``E_p[log p - log q]`` of a model ``q`` can be measured, and
 
 References: the toy set of FFJORD (Grathwohl et al., 2019, arXiv:1810.01367)
 and neural spline flows (Durkan et al., 2019).
+
+Images. :func:`load_digits` gives scikit-learn's 1797 8x8 digits (shipped
+with scikit-learn, no download), 17 grey levels ``0..16``, as ``[N, 8, 8, 1]``
+float32 integers with a fixed train/validation/test split.
+:func:`load_mnist` goes through ``tf_keras.datasets.mnist`` (a download, or
+a local ``mnist.npz`` through ``path=``) and fails with a clear
+``ConnectionError`` when offline.
 """
 
 from __future__ import annotations
 
 import math
+import os
+from typing import NamedTuple
 
 import numpy as np
 
@@ -109,3 +120,93 @@ def toy_entropy(name: str, num_samples: int = 200_000, seed: int = 123) -> float
     if name == "checkerboard":
         return math.log(8.0)
     return float(-np.mean(toy_log_prob(name, toy_sample(name, num_samples, seed))))
+
+
+# -- images ------------------------------------------------------------------------
+DIGITS_LEVELS = 17     # scikit-learn's digits: grey levels 0..16
+MNIST_LEVELS = 256
+DIGITS_SPLIT = (1257, 180, 360)  # train / validation / test (fixed permutation, seed 0)
+
+
+class Split(NamedTuple):
+    """Images ``x`` (``[N, H, W, 1]``) and integer labels ``y``."""
+    x: np.ndarray
+    y: np.ndarray
+
+
+class ImageData(NamedTuple):
+    train: Split
+    validation: Split
+    test: Split
+    levels: int
+
+    @property
+    def event_shape(self) -> tuple[int, ...]:
+        return tuple(self.train.x.shape[1:])
+
+
+def load_digits() -> ImageData:
+    """scikit-learn's 8x8 digits, values ``0..16`` (17 levels), fixed split.
+
+    The split is a fixed permutation (NumPy seed 0) into
+    1257 / 180 / 360 train / validation / test images; every call returns the
+    same arrays. Images are ``float32`` ``[N, 8, 8, 1]`` holding integers;
+    use ``pixel_levels=17, pixel_format="integer"`` in a flow.
+    """
+    try:
+        from sklearn.datasets import load_digits as sk_load_digits
+    except ImportError as err:  # pragma: no cover - scikit-learn is in the extras
+        raise ImportError("load_digits needs scikit-learn: pip install "
+                          "'tfp_genmodels[examples]'") from err
+    bunch = sk_load_digits()
+    x = bunch.images.astype(np.float32)[..., None]
+    y = bunch.target.astype(np.int64)
+    order = np.random.default_rng(0).permutation(len(x))
+    x, y = x[order], y[order]
+    n_train, n_val, _ = DIGITS_SPLIT
+    cut = [n_train, n_train + n_val]
+    parts = [Split(xp, yp) for xp, yp in zip(np.split(x, cut), np.split(y, cut))]
+    return ImageData(*parts, levels=DIGITS_LEVELS)
+
+
+def load_mnist(path: str | None = None, num_validation: int = 5000) -> ImageData:
+    """MNIST as ``uint8`` values ``0..255`` in ``[N, 28, 28, 1]`` float32 arrays.
+
+    The last ``num_validation`` training images form the validation split.
+
+    Args:
+      path: a local ``mnist.npz`` (keys ``x_train, y_train, x_test, y_test``,
+        as Keras stores it); ``None`` downloads through
+        ``tf_keras.datasets.mnist.load_data``.
+      num_validation: size of the validation split.
+
+    Raises:
+      FileNotFoundError: ``path`` does not exist.
+      ConnectionError: no ``path`` and the download failed (offline).
+    """
+    if path is not None:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"`path` must be an existing mnist.npz; got {path!r}.")
+        with np.load(path) as f:
+            (x_train, y_train), (x_test, y_test) = ((f["x_train"], f["y_train"]),
+                                                    (f["x_test"], f["y_test"]))
+    else:
+        import tf_keras as keras
+        try:
+            (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
+        except Exception as err:  # urllib raises several types; all mean "no download"
+            raise ConnectionError(
+                "Could not download MNIST through tf_keras.datasets.mnist.load_data "
+                f"({type(err).__name__}: {err}). This machine may be offline: download "
+                "mnist.npz elsewhere and pass load_mnist(path='.../mnist.npz'), or use "
+                "load_digits(), which ships with scikit-learn.") from err
+    if isinstance(num_validation, bool) or not isinstance(num_validation, (int, np.integer)) \
+            or not 0 < num_validation < len(x_train):
+        raise ValueError(f"`num_validation` must be an int in (0, {len(x_train)}); got "
+                         f"{num_validation!r}.")
+    x_train = x_train.astype(np.float32)[..., None]
+    x_test = x_test.astype(np.float32)[..., None]
+    y_train, y_test = y_train.astype(np.int64), y_test.astype(np.int64)
+    k = len(x_train) - num_validation
+    return ImageData(Split(x_train[:k], y_train[:k]), Split(x_train[k:], y_train[k:]),
+                     Split(x_test, y_test), levels=MNIST_LEVELS)

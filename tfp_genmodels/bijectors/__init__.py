@@ -11,6 +11,7 @@ from tfp_genmodels.bijectors.conditioners import ConvConditioner, DenseCondition
 from tfp_genmodels.bijectors.coupling import CouplingBijector
 from tfp_genmodels.bijectors.dequantize import (
     Dequantize, bits_per_dim, uniform_dequantize, unit_cube_to_discrete_log_prob)
+from tfp_genmodels.bijectors.factor_out import FactorOut
 from tfp_genmodels.bijectors.householder import Householder
 from tfp_genmodels.bijectors.invertible_linear import InvertibleConv1x1, InvertibleLinear
 from tfp_genmodels.bijectors.logit import Logit
@@ -22,7 +23,7 @@ from tfp_genmodels.bijectors.squeeze import Squeeze
 
 __all__ = [
     "ActNorm", "AdditiveCoupling", "AffineCoupling", "ConvConditioner",
-    "CouplingBijector", "DenseConditioner", "Dequantize", "Householder",
+    "CouplingBijector", "DenseConditioner", "Dequantize", "FactorOut", "Householder",
     "InvertibleConv1x1", "InvertibleLinear", "Logit", "Planar", "Radial",
     "SplineCoupling", "Squeeze", "bits_per_dim", "make_mask", "uniform_dequantize",
     "unit_cube_to_discrete_log_prob",

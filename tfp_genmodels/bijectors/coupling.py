@@ -26,16 +26,16 @@ from typing import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
-from tensorflow_probability.python.internal import cache_util
 
 from tfp_genmodels.bijectors import _validation
+from tfp_genmodels.bijectors._greedy import GreedyLogDetBijector
 from tfp_genmodels.bijectors.conditioners import ConvConditioner, DenseConditioner
 from tfp_genmodels.bijectors.masks import default_mask, make_mask
 
 tfb = tfp.bijectors
 
 
-class CouplingBijector(tfb.Bijector):
+class CouplingBijector(GreedyLogDetBijector):
     """Base class for mask-based coupling bijectors; see the module docstring.
 
     The conditioner runs once per ``forward``/``inverse`` call: the log-det is
@@ -43,9 +43,6 @@ class CouplingBijector(tfb.Bijector):
     mechanism as ``tfb.FFJORD``), so ``TransformedDistribution.log_prob``
     costs one network evaluation per layer, not two.
     """
-
-    _cache = cache_util.BijectorCacheWithGreedyAttrs(
-        forward_name="_augmented_forward", inverse_name="_augmented_inverse")
 
     def __init__(self, event_shape: Sequence[int], num_params: int,
                  mask: str | np.ndarray | None = None, flip_mask: bool = False,
@@ -160,21 +157,3 @@ class CouplingBijector(tfb.Bijector):
     def _augmented_inverse(self, y, **kwargs):
         x, ildj = self._couple(y, kwargs.get("context"), self._transform_inverse)
         return x, {"ildj": ildj, "fldj": -ildj}
-
-    def _forward(self, x, **kwargs):
-        return self._augmented_forward(x, **kwargs)[0]
-
-    def _inverse(self, y, **kwargs):
-        return self._augmented_inverse(y, **kwargs)[0]
-
-    def _forward_log_det_jacobian(self, x, **kwargs):
-        cached = self._cache.forward_attributes(x, **kwargs)
-        if "fldj" not in cached:
-            cached.update(self._augmented_forward(x, **kwargs)[1])
-        return cached["fldj"]
-
-    def _inverse_log_det_jacobian(self, y, **kwargs):
-        cached = self._cache.inverse_attributes(y, **kwargs)
-        if "ildj" not in cached:
-            cached.update(self._augmented_inverse(y, **kwargs)[1])
-        return cached["ildj"]

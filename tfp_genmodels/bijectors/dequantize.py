@@ -87,7 +87,9 @@ def uniform_dequantize(x: tf.Tensor, seed=None, dtype: tf.DType = tf.float32) ->
     if seed is None:
         noise = tf.random.uniform(tf.shape(x), dtype=dtype)
     else:
-        noise = tf.random.stateless_uniform(tf.shape(x), seed=seed, dtype=dtype)
+        # Philox explicitly: "auto_select" picks another algorithm under XLA, so
+        # the same seed would give other noise with jit_compile=True.
+        noise = tf.random.stateless_uniform(tf.shape(x), seed=seed, dtype=dtype, alg="philox")
     return x + noise
 
 

@@ -37,10 +37,7 @@ class MAF(FlowModel):
         self.num_layers = _validation.positive_int_arg(num_layers, "num_layers")
         self.hidden_units = tuple(int(u) for u in hidden_units)
         event_shape = _validation.event_shape_arg(event_shape, ranks=(1,))
-        self._made_names = [f"made_{i}" for i in range(self.num_layers)]
         super().__init__(event_shape, context_shape=context_shape,
-                         context_kwargs={n: "conditional_input" for n in self._made_names}
-                         if context_shape is not None else None,
                          name=name or ("iaf" if self._invert else "maf"), **kwargs)
 
     def _made(self, index: int) -> tfb.Bijector:
@@ -76,7 +73,7 @@ class MAF(FlowModel):
             if i < self.num_layers - 1:
                 data_to_base.append(tfb.Permute(np.arange(dim)[::-1].copy(),
                                                 name=f"permute_{i}"))
-        return data_to_base[::-1]
+        return data_to_base  # tfb.Chain's inverse applies the first bijector first
 
     def get_config(self) -> dict:
         return {**super().get_config(), "num_layers": self.num_layers,

@@ -1,4 +1,4 @@
-"""Coupling-flow recipes on vector events: NICE, RealNVP, NeuralSplineFlow.
+"""Coupling-flow recipes: NICE, RealNVP (vectors and multi-scale images), NeuralSplineFlow.
 
 Each is a thin composition: coupling bijectors with alternating masks and a
 mixing layer between them, on a standard-normal base. Chain order is TFP's
@@ -15,6 +15,7 @@ import tensorflow_probability as tfp
 
 from tfp_genmodels import bijectors as B
 from tfp_genmodels.bijectors import _validation
+from tfp_genmodels.flows import multiscale
 from tfp_genmodels.flows.flow_model import FlowModel
 
 tfb = tfp.bijectors
@@ -33,6 +34,8 @@ def _mixing(kind: str, dim: int, index: int) -> tfb.Bijector | None:
 class _VectorCouplingFlow(FlowModel):
     """Alternating couplings, with a mixing layer between consecutive ones."""
 
+    _ranks = (1,)
+
     def __init__(self, event_shape: Sequence[int], num_layers: int,
                  hidden_units: Sequence[int], permutation: str,
                  context_shape: Sequence[int] | None, name: str | None, **kwargs):
@@ -42,27 +45,24 @@ class _VectorCouplingFlow(FlowModel):
             raise ValueError(f"`permutation` must be one of {PERMUTATIONS}; got "
                              f"{permutation!r}.")
         self.permutation = permutation
-        event_shape = _validation.event_shape_arg(event_shape, ranks=(1,))
-        if event_shape[0] < 2:
+        event_shape = _validation.event_shape_arg(event_shape, ranks=self._ranks)
+        if len(event_shape) == 1 and event_shape[0] < 2:
             raise ValueError(f"`event_shape` must have at least 2 dimensions for a "
                              f"coupling flow; got {event_shape}.")
-        couplings = [f"coupling_{i}" for i in range(self.num_layers)]
-        super().__init__(event_shape, context_shape=context_shape,
-                         context_kwargs={c: "context" for c in couplings}
-                         if context_shape is not None else None, name=name, **kwargs)
+        super().__init__(event_shape, context_shape=context_shape, name=name, **kwargs)
 
     def _coupling(self, index: int) -> B.CouplingBijector:
         raise NotImplementedError
 
     def build_bijectors(self):
-        data_to_base = []  # in the data -> base order, reversed for tfb.Chain
+        data_to_base = []  # the data -> base order, which is tfb.Chain's list order
         dim = self.event_shape[0]
         for i in range(self.num_layers):
             data_to_base.append(self._coupling(i))
             mixing = _mixing(self.permutation, dim, i) if i < self.num_layers - 1 else None
             if mixing is not None:
                 data_to_base.append(mixing)
-        return self._base_side(data_to_base)[::-1]
+        return self._base_side(data_to_base)
 
     def _base_side(self, data_to_base):
         return data_to_base
@@ -73,10 +73,21 @@ class _VectorCouplingFlow(FlowModel):
 
 
 class RealNVP(_VectorCouplingFlow):
-    """RealNVP on vectors: ``num_layers`` affine couplings, alternating masks.
+    """RealNVP: affine couplings; alternating masks on vectors, multi-scale on images.
 
-    Between couplings: an LU-factored ``InvertibleLinear`` (default),
-    a reversal permutation, or nothing. Direction: forward maps base to data.
+    * Vectors ``(D,)``: ``num_layers`` (default 8) affine couplings with
+      alternating halves; between them an LU-factored ``InvertibleLinear``
+      (default), a reversal permutation, or nothing.
+    * Images ``(H, W, C)``: the multi-scale architecture of the paper:
+      per scale ``num_layers`` (default 3) checkerboard couplings, squeeze,
+      ``num_layers`` channel couplings, factor out half the channels; the
+      last of ``num_scales`` scales has ``num_layers + 1`` checkerboard
+      couplings. Convolutional conditioners with ``hidden_units`` filters.
+      Image events default to ``pixel_levels=256`` in ``pixel_format="unit"``
+      (dequantisation and logit inside the model, see :class:`FlowModel`);
+      pass ``pixel_levels=None`` for continuous image-shaped data.
+
+    Direction: forward maps base to data.
 
     References:
       Dinh, Sohl-Dickstein & Bengio. Density estimation using Real NVP. 2017.
@@ -90,17 +101,44 @@ class RealNVP(_VectorCouplingFlow):
     TensorShape([1])
     """
 
-    def __init__(self, event_shape: Sequence[int], num_layers: int = 8,
+    _ranks = (1, 3)
+
+    def __init__(self, event_shape: Sequence[int], num_layers: int | None = None,
                  hidden_units: Sequence[int] = (128, 128), permutation: str = "linear",
+                 num_scales: int | None = None,
                  context_shape: Sequence[int] | None = None, name: str | None = "real_nvp",
                  **kwargs):
-        super().__init__(event_shape, num_layers, hidden_units, permutation, context_shape,
+        shape = _validation.event_shape_arg(event_shape, ranks=self._ranks)
+        image = len(shape) == 3
+        if num_layers is None:
+            num_layers = 3 if image else 8
+        self.num_scales = None
+        if image:
+            possible = multiscale.max_squeezes(shape)
+            if num_scales is None:
+                num_scales = min(3, possible + 1)
+            self.num_scales = _validation.positive_int_arg(num_scales, "num_scales")
+            multiscale.check_squeezes(shape, self.num_scales - 1, "num_scales", num_scales)
+            kwargs.setdefault("pixel_levels", 256)
+        elif num_scales is not None:
+            raise ValueError(f"`num_scales` applies to image events (H, W, C); got "
+                             f"num_scales={num_scales} with event_shape {shape}.")
+        super().__init__(shape, num_layers, hidden_units, permutation, context_shape,
                          name, **kwargs)
+
+    def build_bijectors(self):
+        if len(self.event_shape) == 1:
+            return super().build_bijectors()
+        return multiscale.realnvp_scale(self.event_shape, 0, self.num_scales, self.num_layers,
+                                        self.hidden_units, self.context_shape)
 
     def _coupling(self, index):
         return B.AffineCoupling(self.event_shape, flip_mask=bool(index % 2),
                                 hidden_units=self.hidden_units,
                                 context_shape=self.context_shape, name=f"coupling_{index}")
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "num_scales": self.num_scales}
 
 
 class NICE(_VectorCouplingFlow):

@@ -11,6 +11,8 @@ import tensorflow_probability as tfp
 import tf_keras as keras
 
 from tfp_genmodels.bijectors import _validation
+from tfp_genmodels.flows import _routing
+from tfp_genmodels.flows.pixels import PixelPreprocessing
 
 tfb, tfd = tfp.bijectors, tfp.distributions
 
@@ -29,37 +31,56 @@ class FlowModel(keras.Model):
     ``bits_per_dim = NLL / (D log 2)`` is logged in training and evaluation.
 
     Subclasses (the recipes) build the bijectors in :meth:`build_bijectors`.
-    Bijectors that take a context declare the keyword through
-    ``context_kwargs`` (bijector name -> keyword, e.g. ``"context"`` or TFP's
-    ``"conditional_input"``).
+    A context reaches every conditional bijector (our couplings, TFP's MAF
+    with a conditional MADE), through nested chains too; other conditional
+    bijectors are routed with ``context_kwargs`` (name -> keyword).
+
+    Discrete data (pixels): with ``pixel_levels=K`` the model takes values
+    in ``{0, ..., K-1}`` (``pixel_format="integer"``) or ``k / (K-1)`` in
+    ``[0, 1]`` (``"unit"``), adds uniform noise ``u``, and puts
+    ``Dequantize(K)`` and the inverse ``alpha``-logit at the data end of the
+    chain: ``log_prob`` is then ``log p(k + u)``, whose mean over ``u``
+    lower-bounds ``log P(k)``, and bits/dim refer to the discrete data.
 
     Args:
       event_shape: shape of one example.
       bijectors: the bijectors, in ``tfb.Chain`` order (for direct use; the
         recipes build their own).
       context_shape: ``(K,)`` for a conditional flow.
-      context_kwargs: for conditional bijectors, name -> keyword.
+      context_kwargs: optional explicit routes, bijector name -> keyword.
+      pixel_levels: ``K`` for discrete data, ``None`` for continuous data.
+      pixel_format: ``"integer"`` or ``"unit"`` (see above).
+      logit_alpha: the logit squeeze (RealNVP's 0.05).
     """
 
     def __init__(self, event_shape: Sequence[int], bijectors: Sequence[tfb.Bijector] | None = None,
                  context_shape: Sequence[int] | None = None,
-                 context_kwargs: dict[str, str] | None = None, name: str | None = None,
-                 **kwargs):
+                 context_kwargs: dict | None = None, pixel_levels: int | None = None,
+                 pixel_format: str = "unit", logit_alpha: float = 0.05,
+                 name: str | None = None, **kwargs):
         super().__init__(name=name, **kwargs)
         self.event_shape = _validation.event_shape_arg(event_shape)
         self.context_shape = (None if context_shape is None else
                               _validation.event_shape_arg(context_shape, "context_shape",
                                                           ranks=(1,)))
         self.num_dims = int(np.prod(self.event_shape))
-        self.context_kwargs = dict(context_kwargs or {})
+        self.pixels = (None if pixel_levels is None else
+                       PixelPreprocessing(pixel_levels, pixel_format, logit_alpha))
         if bijectors is None:
             bijectors = self.build_bijectors()
         bijectors = list(bijectors)
-        names = [b.name for b in bijectors]
-        if len(set(names)) != len(names):
-            raise ValueError(f"`bijectors` must have unique names (context is routed by "
-                             f"name); got {names}.")
+        if self.pixels is not None:
+            bijectors = self.pixels.bijectors() + bijectors
         self.flow = tfb.Chain(bijectors, name="flow")
+        if context_kwargs is not None:
+            self.context_route = dict(context_kwargs)
+        else:
+            self.context_route = _routing.context_route(self.flow)
+        if self.context_shape is not None and not self.context_route:
+            raise ValueError("`context_shape` was given but no bijector takes a context; "
+                             "build the conditional bijectors with `context_shape` or pass "
+                             "`context_kwargs` (bijector name -> keyword).")
+
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.bits_per_dim_tracker = keras.metrics.Mean(name="bits_per_dim")
 
@@ -93,34 +114,47 @@ class FlowModel(keras.Model):
     def _bijector_kwargs(self, context) -> dict:
         if context is None:
             return {}
-        return {name: {key: context} for name, key in self.context_kwargs.items()}
+        return _routing.route_kwargs(self.context_route, context)
 
     def _check_x(self, x):
         x = tf.cast(x, tf.float32)
         _validation.check_event_shape(x, self.event_shape, "x")
+        if self.pixels is not None:
+            self.pixels.check_values(x, "x")
         return x
 
-    def log_prob(self, x, context=None) -> tf.Tensor:
-        """Per-example log density of ``x`` in nats."""
+    def log_prob(self, x, context=None, seed=None) -> tf.Tensor:
+        """Per-example log density of ``x`` in nats.
+
+        With ``pixel_levels`` set, ``x`` is discrete and this is
+        ``log p(k + u)`` for uniform dequantisation noise ``u`` (stateless
+        ``seed``, a shape-[2] int tensor, makes it reproducible): an unbiased
+        estimate of a lower bound on ``log P(x)``. (Under ``jit_compile`` with
+        a dynamic batch, XLA draws other noise for the same seed.)
+        """
         x = self._check_x(x)
         context = self._check_context(context)
+        if self.pixels is not None:
+            x = self.pixels.dequantize(x, seed)
         return self.distribution.log_prob(x, bijector_kwargs=self._bijector_kwargs(context))
 
-    def bits_per_dim(self, x, context=None) -> tf.Tensor:
+    def bits_per_dim(self, x, context=None, seed=None) -> tf.Tensor:
         """Per-example ``-log p(x) / (D log 2)``."""
-        return -self.log_prob(x, context) / (self.num_dims * math.log(2.0))
+        return -self.log_prob(x, context, seed) / (self.num_dims * math.log(2.0))
 
     def sample(self, n: int, context=None, temperature: float = 1.0, seed=None) -> tf.Tensor:
         """Draws ``n`` samples; ``temperature`` scales the base (Glow's T).
 
         For a conditional flow ``context`` is one vector ``[K]`` (all samples)
-        or ``[n, K]`` (one per sample).
+        or ``[n, K]`` (one per sample). With ``pixel_levels`` set, samples are
+        discrete, in the user's ``pixel_format``.
         """
         context = self._check_context(context)
         z = self.base_distribution(temperature).sample(n, seed=seed)
         if context is not None and context.shape.rank == 1:
             context = tf.broadcast_to(context, [n, *self.context_shape])
-        return self.flow.forward(z, **self._bijector_kwargs(context))
+        x = self.flow.forward(z, **self._bijector_kwargs(context))
+        return x if self.pixels is None else self.pixels.quantize(x)
 
     # -- Keras --------------------------------------------------------------------
     def _unpack(self, data):
@@ -134,7 +168,16 @@ class FlowModel(keras.Model):
         return self.log_prob(x, context)
 
     def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
-        """``keras.Model.fit``; ``validation_data`` may also be a bare array of x."""
+        """``keras.Model.fit``; ``validation_data`` may also be a bare array of x.
+
+        In-memory pixel arrays are range-checked first (inside the traced
+        training step that would cost a host round trip).
+        """
+        if self.pixels is not None:
+            for name, arr in (("x", x), ("validation_data", validation_data)):
+                arr = arr[0] if isinstance(arr, (tuple, list)) else arr
+                if isinstance(arr, np.ndarray):
+                    self.pixels.check_values(arr, name)
         if isinstance(validation_data, (np.ndarray, tf.Tensor)):
             validation_data = (validation_data,)
         return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
@@ -154,8 +197,19 @@ class FlowModel(keras.Model):
         with tf.GradientTape() as tape:
             log_prob = self.log_prob(x, context)
             loss = -tf.reduce_mean(log_prob)
-        grads = tape.gradient(loss, self.trainable_variables)
-        self.optimizer.apply_gradients(zip(grads, self.trainable_variables))
+        variables = self.trainable_variables
+        if not variables:
+            raise ValueError("This flow has no trainable variables that Keras tracks, so fit "
+                             "would train nothing (e.g. variables created inside a "
+                             "tf.compat.v1 template such as tfb.real_nvp_default_template). "
+                             "Build the bijectors from Keras layers or tf.Variables held as "
+                             "attributes.")
+        grads = tape.gradient(loss, variables)
+        missing = [v.name for v, g in zip(variables, grads) if g is None]
+        if missing:
+            raise ValueError(f"These trainable variables get no gradient from the loss, so "
+                             f"fit would never change them: {missing}.")
+        self.optimizer.apply_gradients(zip(grads, variables))
         return self._update_metrics(log_prob)
 
     def test_step(self, data):
@@ -163,5 +217,8 @@ class FlowModel(keras.Model):
         return self._update_metrics(self.log_prob(x, context))
 
     def get_config(self) -> dict:
-        return {"event_shape": self.event_shape, "context_shape": self.context_shape,
-                "name": self.name}
+        config = {"event_shape": self.event_shape, "context_shape": self.context_shape,
+                  "name": self.name}
+        if self.pixels is not None:
+            config.update(self.pixels.get_config())
+        return config

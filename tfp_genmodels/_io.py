@@ -1,0 +1,83 @@
+"""Atomic file writes: a reader sees the old file or the new one, never half of one.
+
+Each writer writes to a temporary name in the destination's directory and
+renames it over the destination (``os.replace`` is atomic on POSIX and
+Windows within one file system).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(path: str, suffix: str = "") -> Iterator[str]:
+    """Yields a temporary path next to ``path``; on success renames it to ``path``.
+
+    ``suffix`` keeps an extension that a writer insists on (``np.save`` adds
+    ``.npy``, matplotlib picks the format from it).
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp" + suffix,
+                               dir=directory)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def write_json(path: str, obj: Any) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(obj, f, indent=2, sort_keys=True, allow_nan=False)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def save_npy(path: str, array: np.ndarray) -> None:
+    with atomic_path(path, suffix=".npy") as tmp:
+        np.save(tmp, np.asarray(array))
+
+
+def save_figure(path: str, figure) -> None:
+    ext = os.path.splitext(path)[1]
+    with atomic_path(path, suffix=ext) as tmp:
+        figure.savefig(tmp, dpi=110, bbox_inches="tight")
+
+
+def replace_directory(path: str, write: Callable[[str], None]) -> None:
+    """Runs ``write(tmp_dir)`` then swaps ``tmp_dir`` in for ``path``.
+
+    The old directory is renamed aside first and removed only after the new
+    one is in place, so a crash leaves either the old or the new contents
+    (plus, at worst, a stray ``.old`` directory).
+    """
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)
+    try:
+        write(tmp)
+        old = None
+        if os.path.exists(path):
+            old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".old",
+                                   dir=parent)
+            os.rmdir(old)
+            os.replace(path, old)
+        os.replace(tmp, path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        if os.path.exists(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)

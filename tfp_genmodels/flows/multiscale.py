@@ -1,0 +1,105 @@
+"""Multi-scale image flows: RealNVP's and Glow's architectures.
+
+Both alternate transformation at one resolution with a squeeze
+(``[H, W, C] -> [H/2, W/2, 4C]``) and factor out half of the channels after
+each scale: those go straight to the base distribution (Glow: through a
+learned conditional prior first), the other half continues to the next
+scale. Each scale is wrapped in a squeeze and its inverse, so every
+bijector in the tree preserves its event shape and the base is a single
+standard normal of the data's shape; temperature sampling scales all of it.
+
+Lists below are built in the data -> base order (the order the papers
+describe), which is also ``tfb.Chain``'s list order: its forward (base ->
+data) applies the last bijector first, so its inverse applies the first first.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import tensorflow_probability as tfp
+
+from tfp_genmodels import bijectors as B
+
+tfb = tfp.bijectors
+
+
+def max_squeezes(event_shape: Sequence[int]) -> int:
+    """How many times ``H`` and ``W`` can both be halved."""
+    h, w = event_shape[0], event_shape[1]
+    count = 0
+    while h % 2 == 0 and w % 2 == 0 and h > 1 and w > 1:
+        h, w, count = h // 2, w // 2, count + 1
+    return count
+
+
+def check_squeezes(event_shape: Sequence[int], squeezes: int, arg: str, value: int) -> None:
+    possible = max_squeezes(event_shape)
+    if squeezes > possible:
+        raise ValueError(f"`{arg}`={value} needs {squeezes} squeezes (height and width "
+                         f"divisible by {2 ** squeezes}); `event_shape` {tuple(event_shape)} "
+                         f"allows {possible}.")
+
+
+def _squeezed(shape):
+    h, w, c = shape
+    return (h // 2, w // 2, 4 * c)
+
+
+def _factor_out(sq_shape, inner_data_to_base: list, name: str) -> B.FactorOut:
+    kept = sq_shape[2] // 2
+    inner = tfb.Chain(inner_data_to_base, name=name)
+    return B.FactorOut(inner, sq_shape, num_kept=kept, name="factor_out")
+
+
+def glow_level(shape, level: int, num_levels: int, num_steps: int,
+               hidden_units: Sequence[int], context_shape, seed: int) -> list:
+    """One Glow level on ``shape`` (data -> base), with the finer levels nested inside.
+
+    squeeze; ``num_steps`` x (ActNorm, invertible 1x1 conv, affine coupling);
+    then, except at the last level, the split prior ``z_2 ~ N(mu(z_1),
+    sigma(z_1))`` (an affine coupling on the factored-out half with a
+    zero-initialised 3x3 conv, so it starts at ``N(0, I)``) and the next
+    level on ``z_1``; unsqueeze.
+    """
+    sq = _squeezed(shape)
+    out = [tfb.Invert(B.Squeeze(event_shape=shape), name="squeeze")]
+    for s in range(num_steps):
+        out += [B.ActNorm(sq, name=f"act_norm_{s}"),
+                B.InvertibleConv1x1(sq, seed=seed + 1000 * level + s, name=f"conv1x1_{s}"),
+                B.AffineCoupling(sq, mask="channel", hidden_units=hidden_units,
+                                 context_shape=context_shape, name=f"coupling_{s}")]
+    if level < num_levels - 1:
+        out.append(B.AffineCoupling(sq, mask="channel", hidden_units=(),
+                                    context_shape=context_shape, name="split_prior"))
+        inner = glow_level((sq[0], sq[1], sq[2] // 2), level + 1, num_levels, num_steps,
+                           hidden_units, context_shape, seed)
+        out.append(_factor_out(sq, inner, f"level_{level + 1}"))
+    out.append(B.Squeeze(event_shape=shape, name="unsqueeze"))
+    return out
+
+
+def realnvp_scale(shape, scale: int, num_scales: int, num_layers: int,
+                  hidden_units: Sequence[int], context_shape) -> list:
+    """One RealNVP scale on ``shape`` (data -> base), coarser scales nested inside.
+
+    ``num_layers`` checkerboard couplings, squeeze, ``num_layers`` channel
+    couplings, factor out half the channels, unsqueeze; the last scale is
+    ``num_layers + 1`` checkerboard couplings (Dinh et al., 2017, section 3.6).
+    """
+    def couplings(event, mask, count):
+        return [B.AffineCoupling(event, mask=mask, flip_mask=bool(i % 2),
+                                 hidden_units=hidden_units, context_shape=context_shape,
+                                 name=f"{mask}_{i}") for i in range(count)]
+
+    if scale == num_scales - 1:
+        return couplings(shape, "checkerboard", num_layers + 1)
+    sq = _squeezed(shape)
+    out = couplings(shape, "checkerboard", num_layers)
+    out.append(tfb.Invert(B.Squeeze(event_shape=shape), name="squeeze"))
+    out += couplings(sq, "channel", num_layers)
+    inner = realnvp_scale((sq[0], sq[1], sq[2] // 2), scale + 1, num_scales, num_layers,
+                          hidden_units, context_shape)
+    out.append(_factor_out(sq, inner, f"scale_{scale + 1}"))
+    out.append(B.Squeeze(event_shape=shape, name="unsqueeze"))
+    return out
