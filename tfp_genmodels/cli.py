@@ -97,10 +97,12 @@ def _as_model_input(x: np.ndarray, config: dict) -> np.ndarray:
     return x.reshape(len(x), -1) if config["flatten"] else x
 
 
-def _figures(model, config: dict, train_x: np.ndarray, samples: np.ndarray, out: str) -> None:
+def _figures(model, config: dict, train_x: np.ndarray | None, samples: np.ndarray, out: str,
+             temperature: float = 1.0) -> None:
     from tfp_genmodels import plots
 
-    label = f"{config['model']} on {config['data']}"
+    label = f"{config['model']} on {config['data']}" + (
+        f", T = {temperature:g}" if temperature != 1.0 else "")
     if config["event_shape"] == [2]:
         bounds = _bounds(train_x)
         _io.save_figure(os.path.join(out, "density.png"), plots.density_figure(
@@ -203,7 +205,7 @@ def sample(args: argparse.Namespace) -> np.ndarray:
         _io.save_figure(os.path.join(out, "samples.png"), plots.scatter_figure(
             samples, title=f"{config['model']} samples", bounds=_bounds(samples)))
     else:
-        _figures(model, config, None, samples, out)
+        _figures(model, config, None, samples, out, temperature=args.temperature)
     return samples
 
 

@@ -82,23 +82,27 @@ class DenseConditioner(keras.layers.Layer):
 
 
 class ConvConditioner(keras.layers.Layer):
-    """CNN conditioner for image events: ``[N, H, W, C] (+ [N, K]) -> [N, H, W, C, P]``.
+    """CNN conditioner for image events: ``[N, H, W, C] (+ [N, K]) -> [N, H, W, C_out, P]``.
 
-    3x3 convolutions with "same" padding, then a zero-initialised 3x3 output
-    convolution. A context vector is tiled over the spatial positions and
-    concatenated to the channels.
+    Hidden convolutions with "same" padding (3x3 by default; Glow uses 3x3
+    then 1x1), then a zero-initialised 3x3 output convolution. A context
+    vector is tiled over the spatial positions and concatenated to the
+    channels.
 
     Args:
-      event_shape: ``[H, W, C]``.
-      num_params: parameters per element ``P``.
+      event_shape: ``[H, W, C]`` of the input.
+      num_params: parameters per output element ``P``.
       filters: channels of each hidden convolution.
       context_dim: size ``K`` of the context vector, or ``None``.
       activation: hidden activation.
+      output_channels: ``C_out`` (default ``C``).
+      kernel_sizes: one kernel size per hidden convolution (default all 3).
     """
 
     def __init__(self, event_shape: Sequence[int], num_params: int,
                  filters: Sequence[int] = (64, 64), context_dim: int | None = None,
-                 activation: str = "relu", **kwargs):
+                 activation: str = "relu", output_channels: int | None = None,
+                 kernel_sizes: Sequence[int] | None = None, **kwargs):
         super().__init__(**kwargs)
         self.event_shape = tuple(int(d) for d in event_shape)
         self.num_params = int(num_params)
@@ -106,11 +110,17 @@ class ConvConditioner(keras.layers.Layer):
         self.context_dim = None if context_dim is None else int(context_dim)
         self.activation = activation
         h, w, c = self.event_shape
-        self.hidden = [keras.layers.Conv2D(f, 3, padding="same", activation=activation,
+        self.output_channels = c if output_channels is None else int(output_channels)
+        self.kernel_sizes = (tuple(3 for _ in self.filters) if kernel_sizes is None
+                             else tuple(int(k) for k in kernel_sizes))
+        if len(self.kernel_sizes) != len(self.filters):
+            raise ValueError(f"`kernel_sizes` must have one entry per hidden layer "
+                             f"({len(self.filters)}); got {self.kernel_sizes}.")
+        self.hidden = [keras.layers.Conv2D(f, k, padding="same", activation=activation,
                                            dtype=self.dtype, name=f"hidden_{i}")
-                       for i, f in enumerate(self.filters)]
-        self.out = keras.layers.Conv2D(c * self.num_params, 3, padding="same",
-                                       kernel_initializer="zeros",
+                       for i, (f, k) in enumerate(zip(self.filters, self.kernel_sizes))]
+        self.out = keras.layers.Conv2D(self.output_channels * self.num_params, 3,
+                                       padding="same", kernel_initializer="zeros",
                                        bias_initializer="zeros", dtype=self.dtype,
                                        name="params")
         self.build(tf.TensorShape([None, h, w, c]))
@@ -124,17 +134,18 @@ class ConvConditioner(keras.layers.Layer):
         self.out.build(tf.TensorShape([None, h, w, width]))
         super().build(input_shape)
 
-    def call(self, x_masked: tf.Tensor, context: tf.Tensor | None = None) -> tf.Tensor:
-        h, w, c = self.event_shape
-        net = x_masked
+    def call(self, x: tf.Tensor, context: tf.Tensor | None = None) -> tf.Tensor:
+        h, w, _ = self.event_shape
+        net = x
         if context is not None:
             tiled = tf.tile(context[:, None, None, :], [1, h, w, 1])
             net = tf.concat([net, tiled], axis=-1)
         for layer in self.hidden:
             net = layer(net)
-        return tf.reshape(self.out(net), [-1, h, w, c, self.num_params])
+        return tf.reshape(self.out(net), [-1, h, w, self.output_channels, self.num_params])
 
     def get_config(self) -> dict:
         return {**super().get_config(), "event_shape": self.event_shape,
                 "num_params": self.num_params, "filters": self.filters,
-                "context_dim": self.context_dim, "activation": self.activation}
+                "context_dim": self.context_dim, "activation": self.activation,
+                "output_channels": self.output_channels, "kernel_sizes": self.kernel_sizes}

@@ -14,9 +14,10 @@ is triangular (after a permutation), so its determinant is the product of its
 diagonal. Subclasses define ``g`` through ``_transform_forward`` and
 ``_transform_inverse``, which return the output and the elementwise log-det.
 
-Vector events gather the two parts (the network sees only ``D_1`` inputs and
-produces parameters for ``D_2`` outputs); image events multiply by the mask,
-so a convolutional conditioner keeps the spatial layout.
+Vector events, and image events with a channel mask, gather the two parts
+along the last axis (the network sees only the conditioning part and produces
+parameters for the transformed part, as in Glow); spatial (checkerboard)
+masks multiply instead, so a convolutional conditioner keeps the layout.
 """
 
 from __future__ import annotations
@@ -60,17 +61,30 @@ class CouplingBijector(GreedyLogDetBijector):
                                                            ranks=(1,)))
         context_dim = None if self._context_shape is None else self._context_shape[0]
         dtype = tf.as_dtype(dtype)
+        # Vectors, and images whose mask depends on the channel only ("channel"),
+        # are split by gathering along the last axis: the conditioner sees only
+        # the conditioning part and predicts parameters for the other part.
+        # Spatial masks (checkerboard) multiply instead, keeping the layout.
+        m = self._mask_np
+        self._gather = len(self._event_shape) == 1 or bool(np.all(m == m[:1, :1, :]))
         with tf.name_scope(name) as scope_name:
-            if len(self._event_shape) == 1:
-                self._cond_idx = np.flatnonzero(self._mask_np == 1)
-                self._trans_idx = np.flatnonzero(self._mask_np == 0)
+            if self._gather:
+                channel_mask = m.reshape(-1, m.shape[-1])[0]
+                self._cond_idx = np.flatnonzero(channel_mask == 1)
+                self._trans_idx = np.flatnonzero(channel_mask == 0)
                 self._merge_idx = np.argsort(np.concatenate([self._cond_idx,
                                                              self._trans_idx]))
-                if conditioner is None:
-                    conditioner = DenseConditioner(
-                        len(self._cond_idx), len(self._trans_idx), self._num_params,
-                        hidden_units=hidden_units, context_dim=context_dim,
-                        dtype=dtype, name="conditioner")
+            if conditioner is None and len(self._event_shape) == 1:
+                conditioner = DenseConditioner(
+                    len(self._cond_idx), len(self._trans_idx), self._num_params,
+                    hidden_units=hidden_units, context_dim=context_dim,
+                    dtype=dtype, name="conditioner")
+            elif conditioner is None and self._gather:
+                h, w, _ = self._event_shape
+                conditioner = ConvConditioner(
+                    (h, w, len(self._cond_idx)), self._num_params, filters=hidden_units,
+                    context_dim=context_dim, output_channels=len(self._trans_idx),
+                    dtype=dtype, name="conditioner")
             elif conditioner is None:
                 conditioner = ConvConditioner(
                     self._event_shape, self._num_params, filters=hidden_units,
@@ -136,14 +150,16 @@ class CouplingBijector(GreedyLogDetBijector):
     def _couple(self, x, context, transform):
         """Applies ``transform`` (forward or inverse) to the masked-out part."""
         _validation.check_event_shape(x, self._event_shape, "x")
-        if len(self._event_shape) == 1:
+        event_axes = list(range(-len(self._event_shape), 0))
+        if self._gather:
             x_cond = tf.gather(x, self._cond_idx, axis=-1)
             x_trans = tf.gather(x, self._trans_idx, axis=-1)
-            params = self._parameters_from(x_cond, context, [len(self._trans_idx)])
+            out_event = [*self._event_shape[:-1], len(self._trans_idx)]
+            params = self._parameters_from(x_cond, context, out_event)
             y_trans, ldj = transform(x_trans, params)
             y = tf.gather(tf.concat([x_cond, y_trans], axis=-1), self._merge_idx,
                           axis=-1)
-            return y, tf.reduce_sum(ldj, axis=-1)
+            return y, tf.reduce_sum(ldj, axis=event_axes)
         mask = tf.constant(self._mask_np, dtype=x.dtype)
         params = self._parameters_from(x * mask, context, self._event_shape)
         y_all, ldj = transform(x, params)

@@ -52,11 +52,24 @@ def _factor_out(sq_shape, inner_data_to_base: list, name: str) -> B.FactorOut:
     return B.FactorOut(inner, sq_shape, num_kept=kept, name="factor_out")
 
 
+def _glow_conditioner(shape, hidden_units, context_shape) -> B.ConvConditioner:
+    """Glow's coupling network on the first half of the channels: a 3x3
+    convolution, then 1x1 ones, then a zero-initialised 3x3 convolution that
+    outputs a shift and a log-scale for each channel of the second half."""
+    h, w, c = shape
+    kernels = [3] + [1] * (len(hidden_units) - 1) if hidden_units else []
+    return B.ConvConditioner((h, w, c // 2), num_params=2, filters=hidden_units,
+                             kernel_sizes=kernels, output_channels=c - c // 2,
+                             context_dim=None if context_shape is None else context_shape[0],
+                             name="conditioner")
+
+
 def glow_level(shape, level: int, num_levels: int, num_steps: int,
                hidden_units: Sequence[int], context_shape, seed: int) -> list:
     """One Glow level on ``shape`` (data -> base), with the finer levels nested inside.
 
-    squeeze; ``num_steps`` x (ActNorm, invertible 1x1 conv, affine coupling);
+    squeeze; ``num_steps`` x (ActNorm, invertible 1x1 conv, affine coupling
+    with Glow's 3x3 / 1x1 / zero-3x3 network);
     then, except at the last level, the split prior ``z_2 ~ N(mu(z_1),
     sigma(z_1))`` (an affine coupling on the factored-out half with a
     zero-initialised 3x3 conv, so it starts at ``N(0, I)``) and the next
@@ -67,8 +80,9 @@ def glow_level(shape, level: int, num_levels: int, num_steps: int,
     for s in range(num_steps):
         out += [B.ActNorm(sq, name=f"act_norm_{s}"),
                 B.InvertibleConv1x1(sq, seed=seed + 1000 * level + s, name=f"conv1x1_{s}"),
-                B.AffineCoupling(sq, mask="channel", hidden_units=hidden_units,
-                                 context_shape=context_shape, name=f"coupling_{s}")]
+                B.AffineCoupling(sq, mask="channel", conditioner=_glow_conditioner(
+                    sq, hidden_units, context_shape), context_shape=context_shape,
+                    name=f"coupling_{s}")]
     if level < num_levels - 1:
         out.append(B.AffineCoupling(sq, mask="channel", hidden_units=(),
                                     context_shape=context_shape, name="split_prior"))
