@@ -91,3 +91,28 @@ def test_help_documents_every_option():
         for option in action.option_strings:
             assert option in help_text
         assert action.help, f"{action.option_strings} has no help"
+
+
+def test_atomic_writes_keep_the_old_file_when_writing_fails(tmp_path):
+    from tfp_genmodels import _io
+
+    path = str(tmp_path / "metrics.json")
+    _io.write_json(path, {"nll": 1.0})
+    with pytest.raises(ValueError):
+        _io.write_json(path, {"nll": float("nan")})  # NaN is refused mid-write
+    with open(path) as f:
+        assert json.load(f) == {"nll": 1.0}
+    weights = str(tmp_path / "weights")
+    _io.replace_directory(weights, lambda d: open(os.path.join(d, "a"), "w").close())
+
+    def crash(d):
+        open(os.path.join(d, "b"), "w").close()
+        raise RuntimeError("killed mid-write")
+
+    with pytest.raises(RuntimeError):
+        _io.replace_directory(weights, crash)
+    assert os.listdir(weights) == ["a"]
+    assert sorted(os.listdir(tmp_path)) == ["metrics.json", "weights"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~mask

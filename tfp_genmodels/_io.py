@@ -17,6 +17,17 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _publish(tmp: str, mode: int) -> None:
+    """mkstemp/mkdtemp create private (0600/0700) entries; give the usual modes."""
+    os.chmod(tmp, mode & ~_umask())
+
+
 @contextlib.contextmanager
 def atomic_path(path: str, suffix: str = "") -> Iterator[str]:
     """Yields a temporary path next to ``path``; on success renames it to ``path``.
@@ -31,6 +42,7 @@ def atomic_path(path: str, suffix: str = "") -> Iterator[str]:
     os.close(fd)
     try:
         yield tmp
+        _publish(tmp, 0o666)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -69,6 +81,7 @@ def replace_directory(path: str, write: Callable[[str], None]) -> None:
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)
     try:
         write(tmp)
+        _publish(tmp, 0o777)
         old = None
         if os.path.exists(path):
             old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".old",
