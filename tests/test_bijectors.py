@@ -245,3 +245,22 @@ def test_bijectors_compose_with_chain_invert_and_transformed_distribution():
     np.testing.assert_allclose(lp, expected, rtol=1e-10)
     inv = tfb.Invert(flow)
     np.testing.assert_allclose(inv.forward(tf.identity(x)), z, atol=1e-10)
+
+
+def test_planar_with_zero_w_is_finite_identity():
+    # Regression: u_hat divided by |w|^2 gave 0/0 = NaN at w = 0 (e.g. an
+    # encoder that outputs zeros for an amortised planar step).
+    u = tf.Variable(tf.zeros([2, 3]))
+    w = tf.Variable(tf.zeros([2, 3]))
+    b = tf.Variable(tf.zeros([2]))
+    x = tf.constant(RNG.normal(size=(2, 3)), tf.float32)
+    with tf.GradientTape() as tape:
+        bij = B.Planar(u, w, b)
+        y = bij.forward(x)
+        ldj = bij.forward_log_det_jacobian(x, event_ndims=1)
+        loss = tf.reduce_sum(y) + tf.reduce_sum(ldj)
+    np.testing.assert_array_equal(y, x)
+    np.testing.assert_array_equal(ldj, np.zeros(2))
+    for g in tape.gradient(loss, [u, w, b]):
+        assert np.all(np.isfinite(tf.convert_to_tensor(g)))
+    np.testing.assert_allclose(bij.inverse(tf.identity(y)), x, atol=1e-6)

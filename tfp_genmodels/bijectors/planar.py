@@ -72,7 +72,10 @@ class Planar(tfb.Bijector):
         u, w = tf.convert_to_tensor(self._u), tf.convert_to_tensor(self._w)
         wu = tf.reduce_sum(w * u, axis=-1, keepdims=True)
         m_wu = -1.0 + tf.nn.softplus(wu)
-        return u + (m_wu - wu) * w / tf.reduce_sum(w * w, axis=-1, keepdims=True)
+        # At w = 0 the map is the identity whatever the correction; divide_no_nan
+        # keeps that case finite (values and gradients) instead of 0/0.
+        return u + (m_wu - wu) * tf.math.divide_no_nan(
+            w, tf.reduce_sum(w * w, axis=-1, keepdims=True))
 
     def _pre_activation(self, x):
         return tf.reduce_sum(self._w * x, axis=-1) + self._b

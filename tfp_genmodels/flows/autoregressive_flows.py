@@ -14,6 +14,19 @@ from tfp_genmodels.flows.flow_model import FlowModel
 tfb = tfp.bijectors
 
 
+def zero_made_output(net: tfb.AutoregressiveNetwork) -> None:
+    """Zeroes a built MADE's output layer(s), so its flow step starts as the identity.
+
+    Every weight after the last activation: the masked output Dense and, for
+    a conditional MADE, the context Dense added to it.
+    """
+    for layer in reversed(net._network.layers):
+        if layer.__class__.__name__ == "Activation":
+            break
+        for weight in layer.weights:
+            weight.assign(tf.zeros_like(weight))
+
+
 class MAF(FlowModel):
     """Masked autoregressive flow: ``num_layers`` MADE-parameterised affine maps.
 
@@ -50,13 +63,7 @@ class MAF(FlowModel):
         dummy = tf.zeros([1, dim])
         net(dummy, conditional_input=None if self.context_shape is None else tf.zeros(
             [1, *self.context_shape]))
-        # Zero the output layer(s): every weight after the last activation
-        # (the masked output Dense, and the context Dense added to it).
-        for layer in reversed(net._network.layers):
-            if layer.__class__.__name__ == "Activation":
-                break
-            for weight in layer.weights:
-                weight.assign(tf.zeros_like(weight))
+        zero_made_output(net)
         # The chain routes context by name, so the outer bijector is `made_{index}`.
         if not self._invert:
             return tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=net,

@@ -1,0 +1,328 @@
+"""The VAE: a Keras model whose loss is the negative (beta-weighted) ELBO.
+
+With encoder ``q(z|x)``, decoder ``p(x|z)`` and prior ``p(z)``::
+
+    ELBO(x) = E_q[log p(x|z)] - KL(q(z|x) || p(z))  <=  log p(x)
+
+The KL is analytic (``tfd.kl_divergence``, as ``tfp.layers``'
+``KLDivergenceRegularizer`` does with ``use_exact_kl=True``) when the
+posterior is Gaussian and the prior standard normal, and otherwise the
+Monte Carlo estimate ``log q(z|x) - log p(z)`` at the same reparameterised
+samples (the regulariser's ``use_exact_kl=False`` form). It is computed
+once per step inside ``train_step``, never also added through
+``layer.losses``, so it cannot be counted twice (tensorflow/probability#1215).
+
+Training objective (``loss``): ``reconstruction + beta_t * KL_term``, where
+``beta_t`` is ``beta`` annealed linearly from 0 over ``kl_warmup_steps``,
+and ``KL_term`` applies free bits (Kingma et al., 2016): per latent
+dimension, ``sum_i max(lambda, E_batch KL_i)`` (on the total, with floor
+``lambda * L``, when per-dimension KLs are not defined). With
+``objective="iwae"`` the loss is the negative importance-weighted bound
+with ``num_samples`` samples (Burda et al., 2016)::
+
+    log p(x) >= E[log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x)]
+
+which tightens as ``K`` grows. Logged: ``loss``, ``reconstruction``
+(``E_q[-log p(x|z)]``), ``kl`` (the true KL, before beta, warm-up or free
+bits) and ``elbo``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_probability as tfp
+import tf_keras as keras
+
+from tfp_genmodels.bijectors import _validation
+from tfp_genmodels.vae.likelihoods import Likelihood, distribution_mean
+from tfp_genmodels.vae.posteriors import Posterior
+from tfp_genmodels.vae.priors import Prior
+
+tfd = tfp.distributions
+
+OBJECTIVES = ("elbo", "iwae")
+
+
+class VAE(keras.Model):
+    """Variational autoencoder with ``tfp.layers`` posterior heads (module docstring).
+
+    Args:
+      latent_dim: ``L``.
+      encoder: Keras network ``x -> features`` (the VAE adds the posterior head).
+      decoder: Keras network ``z -> features`` (the VAE adds the likelihood head,
+        unless ``likelihood`` is a callable).
+      likelihood: ``"bernoulli"``, ``"gaussian"``, ``"categorical"`` or a callable
+        ``decoder output -> tfd.Distribution`` over ``x``.
+      posterior: ``"diagonal"``, ``"full"``, ``"iaf"`` or ``"planar"``.
+      prior: ``"normal"``, ``"mixture"``, ``"vamp"`` or ``"flow"``.
+      beta: weight of the KL term (beta-VAE).
+      kl_warmup_steps: anneal beta linearly from 0 over this many steps.
+      free_bits: ``lambda`` nats per latent dimension.
+      objective: ``"elbo"`` or ``"iwae"``.
+      num_samples: samples of ``z`` per example in training (``K`` for IWAE).
+      event_shape: shape of one ``x`` (default: the encoder's input shape).
+      num_levels: ``K`` levels for the categorical likelihood.
+      likelihood_scale: ``"learned"`` or a fixed float (Gaussian likelihood).
+      num_flow_steps: steps of an IAF / planar posterior.
+      num_components: mixture components / VampPrior pseudo-inputs.
+    """
+
+    def __init__(self, latent_dim: int, encoder: keras.layers.Layer,
+                 decoder: keras.layers.Layer, likelihood: str | Callable = "bernoulli",
+                 posterior: str = "diagonal", prior: str = "normal", beta: float = 1.0,
+                 kl_warmup_steps: int = 0, free_bits: float = 0.0, objective: str = "elbo",
+                 num_samples: int = 1, event_shape: Sequence[int] | None = None,
+                 num_levels: int | None = None, likelihood_scale: str | float = "learned",
+                 num_flow_steps: int = 4, num_components: int = 10,
+                 name: str | None = "vae", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.latent_dim = _validation.positive_int_arg(latent_dim, "latent_dim")
+        for arg, net in (("encoder", encoder), ("decoder", decoder)):
+            if not callable(net):
+                raise TypeError(f"`{arg}` must be a Keras network (callable); got "
+                                f"{type(net).__name__}.")
+        self.encoder, self.decoder = encoder, decoder
+        self.event_shape = self._event_shape(event_shape, encoder)
+        self.num_dims = int(np.prod(self.event_shape))
+        self.beta = _nonnegative_float(beta, "beta")
+        self.kl_warmup_steps = _nonnegative_int(kl_warmup_steps, "kl_warmup_steps")
+        self.free_bits = _nonnegative_float(free_bits, "free_bits")
+        if objective not in OBJECTIVES:
+            raise ValueError(f"`objective` must be one of {OBJECTIVES}; got {objective!r}.")
+        self.objective = objective
+        self.num_samples = _validation.positive_int_arg(num_samples, "num_samples")
+        self.posterior = Posterior(posterior, self.latent_dim, num_flow_steps=num_flow_steps,
+                                   name="posterior")
+        self.likelihood = Likelihood(likelihood, self.event_shape, num_levels=num_levels,
+                                     scale=likelihood_scale, name="likelihood")
+        self.prior = Prior(prior, self.latent_dim, num_components=num_components,
+                           event_shape=self.event_shape, encode_base=self._encode_base,
+                           name="prior")
+        self._config = {"latent_dim": latent_dim, "likelihood": likelihood,
+                        "posterior": posterior, "prior": prior, "beta": beta,
+                        "kl_warmup_steps": kl_warmup_steps, "free_bits": free_bits,
+                        "objective": objective, "num_samples": num_samples,
+                        "event_shape": self.event_shape, "num_levels": num_levels,
+                        "likelihood_scale": likelihood_scale,
+                        "num_flow_steps": num_flow_steps, "num_components": num_components}
+        self.trackers = {k: keras.metrics.Mean(name=k)
+                         for k in ("loss", "reconstruction", "kl", "elbo")}
+        self._pseudo_inputs_set = tf.Variable(False, trainable=False, name="pseudo_inputs_set")
+        # Build every layer now (variables exist before fit, save and load).
+        self.elbo(tf.zeros([1, *self.event_shape]))
+
+    @staticmethod
+    def _event_shape(event_shape, encoder) -> tuple[int, ...]:
+        if event_shape is not None:
+            return _validation.event_shape_arg(event_shape)
+        shape = getattr(encoder, "input_shape", None)
+        if shape is None or isinstance(shape, list) or None in tuple(shape)[1:]:
+            raise ValueError("`event_shape` is required when the encoder has no known input "
+                             f"shape (give it an Input layer); got encoder input shape {shape}.")
+        return tuple(int(d) for d in tuple(shape)[1:])
+
+    # -- the model's pieces ---------------------------------------------------------
+    def _features(self, x):
+        x = tf.cast(x, tf.float32)
+        _validation.check_event_shape(x, self.event_shape, "x")
+        return self.encoder(x)
+
+    def _encode_base(self, x):
+        return self.posterior.base(self.encoder(tf.cast(x, tf.float32)))
+
+    def encode(self, x) -> tfd.Distribution:
+        """``q(z|x)``: batch ``[B]``, event ``[L]``."""
+        return self.posterior(self._features(x))
+
+    def decode(self, z) -> tfd.Distribution:
+        """``p(x|z)`` for ``z`` of shape ``[..., L]``: batch ``[...]``, event = the data's."""
+        z = tf.cast(z, tf.float32)
+        _validation.check_event_shape(z, (self.latent_dim,), "z")
+        lead = tf.shape(z)[:-1]
+        dist = self.likelihood(self.decoder(tf.reshape(z, [-1, self.latent_dim])))
+        if z.shape.rank == 2:
+            return dist
+        return tfd.BatchReshape(dist, lead)
+
+    def _log_px(self, x, z):
+        """``log p(x|z_s)`` for ``z`` ``[S, B, L]`` and ``x`` ``[B, ...]``: ``[S, B]``."""
+        x = tf.cast(x, tf.float32)
+        s, b = tf.shape(z)[0], tf.shape(z)[1]
+        dist = self.likelihood(self.decoder(tf.reshape(z, [-1, self.latent_dim])))
+        x_tiled = tf.reshape(tf.broadcast_to(x, tf.concat([[s], tf.shape(x)], 0)),
+                             tf.concat([[-1], self.event_shape], 0))
+        return tf.reshape(dist.log_prob(x_tiled), [s, b])
+
+    # -- bounds ---------------------------------------------------------------------
+    def _terms(self, x, num_samples: int):
+        """Per-example pieces with ``S`` samples: log p(x|z), log p(z), log q(z|x) [S, B],
+        the true KL [B] and per-dimension KLs [B, L] (or None)."""
+        features = self._features(x)
+        z, log_q = self.posterior.sample_and_log_prob(features, num_samples)
+        log_px = self._log_px(x, z)
+        log_pz = self.prior.log_prob(z)
+        kl_dims = None
+        if self.posterior.is_gaussian and self.prior.is_standard_normal:
+            q = self.posterior.base(features)
+            if self.posterior.kind == "diagonal":
+                kl_dims = tfd.kl_divergence(q.distribution,
+                                            tfd.Normal(tf.zeros([]), tf.ones([])))
+                kl = tf.reduce_sum(kl_dims, axis=-1)
+            else:
+                kl = tfd.kl_divergence(q, self.prior.distribution())
+        else:
+            kl = tf.reduce_mean(log_q - log_pz, axis=0)
+        return log_px, log_pz, log_q, kl, kl_dims
+
+    def elbo(self, x, num_samples: int = 1, bits_per_dim: bool = False) -> tf.Tensor:
+        """Per-example ELBO in nats (``bits_per_dim=True``: ``-ELBO / (D log 2)``)."""
+        log_px, _, _, kl, _ = self._terms(x, num_samples)
+        elbo = tf.reduce_mean(log_px, axis=0) - kl
+        return self._to_bits(-elbo) if bits_per_dim else elbo
+
+    def log_likelihood(self, x, num_samples: int = 1000, chunk_size: int = 100,
+                       bits_per_dim: bool = False) -> tf.Tensor:
+        """Importance-weighted estimate of ``log p(x)`` per example (nats).
+
+        ``log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x)``, ``z_k ~ q(z|x)``, computed
+        ``chunk_size`` samples at a time with a running log-sum-exp, so memory
+        is that of ``chunk_size`` samples whatever ``K`` (5000 is fine).
+        """
+        num_samples = _validation.positive_int_arg(num_samples, "num_samples")
+        chunk_size = _validation.positive_int_arg(chunk_size, "chunk_size")
+        x = tf.convert_to_tensor(x, tf.float32)
+        total = None
+        done = 0
+        while done < num_samples:
+            k = min(chunk_size, num_samples - done)
+            lse = self._chunk_logsumexp(x, k)
+            total = lse if total is None else tf.reduce_logsumexp(tf.stack([total, lse]), 0)
+            done += k
+        log_px = total - math.log(num_samples)
+        return self._to_bits(-log_px) if bits_per_dim else log_px
+
+    @tf.function(reduce_retracing=True)
+    def _chunk_logsumexp(self, x, k):
+        log_px, log_pz, log_q, _, _ = self._terms(x, k)
+        return tf.reduce_logsumexp(log_px + log_pz - log_q, axis=0)
+
+    def _to_bits(self, nats):
+        return nats / (self.num_dims * math.log(2.0))
+
+    def diagnostics(self, x, num_samples: int = 16) -> dict:
+        """Active units, KL per dimension and mutual information I(x; z) under q
+        (see :mod:`tfp_genmodels.vae.diagnostics`)."""
+        from tfp_genmodels.vae.diagnostics import diagnostics
+        return diagnostics(self, x, num_samples=num_samples)
+
+    # -- generation ------------------------------------------------------------------
+    def sample(self, n: int, mean: bool = False, seed=None) -> tf.Tensor:
+        """``z ~ p(z)``, then ``x ~ p(x|z)`` (or the decoder's mean with ``mean=True``)."""
+        n = _validation.positive_int_arg(n, "n")
+        dist = self.decode(self.prior.sample(n, seed=seed))
+        return distribution_mean(dist) if mean else dist.sample(seed=seed)
+
+    def reconstruct(self, x) -> tf.Tensor:
+        """The decoder's mean at the posterior mean of ``z``."""
+        return distribution_mean(self.decode(self.posterior.mean(self._features(x))))
+
+    def interpolate(self, x1, x2, steps: int = 8) -> tf.Tensor:
+        """Decoder means along the straight line between the posterior means of two examples."""
+        steps = _validation.positive_int_arg(steps, "steps")
+        z = self.posterior.mean(self._features(tf.stack([x1, x2])))
+        t = tf.linspace(0.0, 1.0, steps)[:, None]
+        return distribution_mean(self.decode((1.0 - t) * z[0] + t * z[1]))
+
+    # -- Keras -------------------------------------------------------------------------
+    def call(self, inputs, training=None):
+        return self.elbo(inputs)
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    def current_beta(self) -> tf.Tensor:
+        """``beta_t``: ``beta`` times the warm-up factor ``min(1, step / warmup)``."""
+        if not self.kl_warmup_steps:
+            return tf.constant(self.beta)
+        step = tf.cast(self.optimizer.iterations, tf.float32)
+        return self.beta * tf.minimum(1.0, step / float(self.kl_warmup_steps))
+
+    def _loss_and_metrics(self, x, beta):
+        log_px, log_pz, log_q, kl, kl_dims = self._terms(x, self.num_samples)
+        reconstruction = -tf.reduce_mean(log_px, axis=0)          # [B]
+        if self.objective == "iwae":
+            log_w = log_px + beta * (log_pz - log_q)
+            bound = tf.reduce_logsumexp(log_w, axis=0) - math.log(self.num_samples)
+            loss = -tf.reduce_mean(bound)
+        else:
+            kl_term = tf.reduce_mean(kl)
+            if self.free_bits > 0.0:
+                if kl_dims is not None:
+                    kl_term = tf.reduce_sum(tf.maximum(self.free_bits,
+                                                       tf.reduce_mean(kl_dims, axis=0)))
+                else:
+                    kl_term = tf.maximum(self.free_bits * self.latent_dim, kl_term)
+            loss = tf.reduce_mean(reconstruction) + beta * kl_term
+        values = {"loss": loss, "reconstruction": tf.reduce_mean(reconstruction),
+                  "kl": tf.reduce_mean(kl), "elbo": -tf.reduce_mean(reconstruction + kl)}
+        return loss, values
+
+    def _update(self, values):
+        for key, value in values.items():
+            self.trackers[key].update_state(value)
+        return {k: m.result() for k, m in self.trackers.items()}
+
+    def train_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        with tf.GradientTape() as tape:
+            loss, values = self._loss_and_metrics(x, self.current_beta())
+        variables = self.trainable_variables
+        grads = tape.gradient(loss, variables)
+        missing = [v.name for v, g in zip(variables, grads) if g is None]
+        if missing:
+            raise ValueError(f"These trainable variables get no gradient from the loss, so "
+                             f"fit would never change them: {missing}.")
+        self.optimizer.apply_gradients(zip(grads, variables))
+        return self._update(values)
+
+    def test_step(self, data):
+        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        _, values = self._loss_and_metrics(x, tf.constant(self.beta))
+        return self._update(values)
+
+    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
+        """``keras.Model.fit``; a bare-array ``validation_data`` is accepted, and the
+        VampPrior's pseudo-inputs start from the first training examples."""
+        if (self.prior.kind == "vamp" and isinstance(x, np.ndarray)
+                and not bool(self._pseudo_inputs_set.numpy())):
+            k = self.prior.num_components
+            rows = np.resize(np.arange(len(x)), k)
+            self.prior.pseudo_inputs.assign(np.asarray(x[rows], np.float32))
+            self._pseudo_inputs_set.assign(True)
+        if isinstance(validation_data, (np.ndarray, tf.Tensor)):
+            validation_data = (validation_data,)
+        return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
+
+    def get_config(self) -> dict:
+        return dict(self._config)
+
+
+def _nonnegative_float(value, name: str) -> float:
+    try:
+        value_f = float(value)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"`{name}` must be a float >= 0; got {value!r}.") from err
+    if not math.isfinite(value_f) or value_f < 0:
+        raise ValueError(f"`{name}` must be a finite float >= 0; got {value!r}.")
+    return value_f
+
+
+def _nonnegative_int(value, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"`{name}` must be an int >= 0; got {value!r}.")
+    return int(value)
