@@ -28,6 +28,8 @@ demo: $(STAMP)
 	$(DEMO) train --model glow --data digits --epochs 60 --batch-size 64 --num-levels 2 \
 		--num-layers 4 --hidden-units 64,64 --learning-rate 1e-3 --verbose 2 --out runs/demo/digits_glow
 	$(DEMO) sample --run runs/demo/digits_glow -n 64 --temperature 0.7 --out runs/demo/digits_glow/T0.7
+	$(DEMO) train --model vae --data digits --latent-dim 2 --epochs 100 --batch-size 64 \
+		--hidden-units 256,256 --verbose 2 --out runs/demo/digits_vae
 	@echo "make demo: wrote runs/demo/ (metrics.json, figures, weights per run)"
 
 bench: $(STAMP)
@@ -35,6 +37,7 @@ bench: $(STAMP)
 	$(PY) bench/toy2d.py
 	$(PY) bench/digits.py
 	$(PY) bench/speed.py
+	$(PY) bench/vae.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache runs

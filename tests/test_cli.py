@@ -116,3 +116,21 @@ def test_atomic_writes_keep_the_old_file_when_writing_fails(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert os.stat(path).st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_train_and_sample_a_vae(tmp_path, capsys):
+    out = str(tmp_path / "vae")
+    assert cli.main(["train", "--model", "vae", "--data", "digits", "--latent-dim", "2",
+                     "--epochs", "2", "--hidden-units", "16", "--iwae-samples", "20",
+                     "--verbose", "0", "--out", out]) == 0
+    assert "active units:" in capsys.readouterr().out  # the diagnostics table
+    for name in ("metrics.json", "reconstructions.png", "samples.png", "traversal.png",
+                 "latent.png"):
+        assert os.path.exists(os.path.join(out, name)), name
+    with open(os.path.join(out, "metrics.json")) as f:
+        metrics = json.load(f)
+    test = metrics["test"]
+    assert test["iwae_nll"] <= -test["elbo"] + 0.5  # IWAE NLL <= -ELBO, up to MC noise
+    assert {"active_units", "mutual_information"} <= set(metrics["diagnostics"])
+    assert cli.main(["sample", "--run", out, "-n", "6"]) == 0
+    assert np.load(os.path.join(out, "samples.npy")).shape == (6, 8, 8, 1)

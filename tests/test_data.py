@@ -78,3 +78,14 @@ def test_mnist_offline_error_and_local_path(tmp_path, monkeypatch):
     mnist = data.load_mnist(path=str(path), num_validation=10)
     assert [len(s.x) for s in mnist[:3]] == [20, 10, 7]
     assert mnist.event_shape == (28, 28, 1) and mnist.levels == 256
+
+
+def test_binarizations():
+    x = np.full([400, 2, 2, 1], 0.25 * 255, np.float32)
+    fixed = data.fixed_binarization(x, seed=1)
+    np.testing.assert_array_equal(fixed, data.fixed_binarization(x, seed=1))
+    assert set(np.unique(fixed)) == {0.0, 1.0} and abs(fixed.mean() - 0.25) < 0.05
+    ds = data.dynamic_binarization(x[:64]).batch(64)
+    first, second = next(iter(ds)).numpy(), next(iter(ds)).numpy()
+    assert set(np.unique(first)) <= {0.0, 1.0}
+    assert not np.array_equal(first, second), "every pass must redraw the pixels"

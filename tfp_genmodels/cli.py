@@ -1,4 +1,4 @@
-"""The ``tfp-genmodels`` command: train a flow on a built-in data set, then sample it.
+"""The ``tfp-genmodels`` command: train a flow or a VAE on built-in data, then sample it.
 
 ::
 
@@ -9,7 +9,10 @@
 ``weights/``, ``metrics.json`` (train / validation / test NLL in nats and
 bits/dim, plus the KL gap where the true density is known) and figures
 (``density.png`` and ``samples.png`` for 2-D data, a sample grid for
-images). ``sample`` rebuilds the model from a run and writes
+images). A VAE run (``--model vae``) writes the test ELBO and the
+importance-weighted NLL, the collapse diagnostics (also printed as a table),
+reconstructions, samples, a latent traversal, and a latent scatter when
+``--latent-dim 2``. ``sample`` rebuilds the model from a run and writes
 ``samples.npy`` and ``samples.png``. Every file is written atomically.
 """
 
@@ -25,7 +28,8 @@ import numpy as np
 
 from tfp_genmodels import _io, data
 
-MODELS = ("nice", "realnvp", "spline", "maf", "iaf", "glow")
+MODELS = ("nice", "realnvp", "spline", "maf", "iaf", "glow", "vae")
+FLOW_MODELS = MODELS[:-1]
 IMAGE_ONLY_MODELS = ("glow",)
 DATASETS = data.TOY_DENSITIES + ("digits", "mnist")
 
@@ -40,6 +44,7 @@ class Dataset(NamedTuple):
     test: np.ndarray
     pixel_levels: int | None
     image_shape: tuple[int, ...] | None
+    test_labels: np.ndarray | None = None
 
 
 def load_dataset(name: str, num_train: int, seed: int, mnist_path: str | None) -> Dataset:
@@ -52,7 +57,7 @@ def load_dataset(name: str, num_train: int, seed: int, mnist_path: str | None) -
                        data.toy_sample(name, n_eval, seed=seed + 2), None, None)
     images = data.load_digits() if name == "digits" else data.load_mnist(path=mnist_path)
     return Dataset(images.train.x, images.validation.x, images.test.x, images.levels,
-                   images.event_shape)
+                   images.event_shape, images.test.y)
 
 
 def model_config(args: argparse.Namespace, dataset: Dataset) -> dict:
@@ -61,6 +66,17 @@ def model_config(args: argparse.Namespace, dataset: Dataset) -> dict:
     if args.model in IMAGE_ONLY_MODELS and not image:
         raise CLIError(f"--model {args.model} needs image data (digits, mnist); got "
                        f"--data {args.data}.")
+    if args.model == "vae":
+        return {"model": "vae", "event_shape": list(dataset.train.shape[1:]),
+                "flatten": False, "pixel_levels": dataset.pixel_levels,
+                "likelihood": ("gaussian" if not image else
+                               "bernoulli" if args.data == "mnist" else "categorical"),
+                "latent_dim": args.latent_dim, "posterior": args.posterior,
+                "prior": args.prior, "beta": args.beta,
+                "kl_warmup_steps": args.kl_warmup_steps, "free_bits": args.free_bits,
+                "objective": args.objective, "num_samples": args.num_samples,
+                "hidden_units": list(args.hidden_units), "data": args.data,
+                "seed": args.seed}
     multiscale = image and args.model in ("realnvp", "glow")
     event_shape = (list(dataset.image_shape) if multiscale else
                    [int(np.prod(dataset.train.shape[1:]))])
@@ -70,10 +86,30 @@ def model_config(args: argparse.Namespace, dataset: Dataset) -> dict:
             "data": args.data, "seed": args.seed}
 
 
+def build_vae(config: dict):
+    """A VAE with the standard MLP encoder / decoder from a :func:`model_config`."""
+    from tfp_genmodels import vae
+    from tfp_genmodels.vae.networks import mlp_decoder, mlp_encoder
+
+    levels = config["pixel_levels"]
+    likelihood = config["likelihood"]
+    scale = 1.0 if levels is None or likelihood == "bernoulli" else 1.0 / (levels - 1)
+    hidden = tuple(config["hidden_units"])
+    return vae.VAE(config["latent_dim"], mlp_encoder(config["event_shape"], hidden, scale),
+                   mlp_decoder(config["latent_dim"], hidden[::-1]), likelihood=likelihood,
+                   num_levels=levels if likelihood == "categorical" else None,
+                   posterior=config["posterior"], prior=config["prior"],
+                   beta=config["beta"], kl_warmup_steps=config["kl_warmup_steps"],
+                   free_bits=config["free_bits"], objective=config["objective"],
+                   num_samples=config["num_samples"])
+
+
 def build_model(config: dict):
     """A flow from a :func:`model_config` dictionary."""
     from tfp_genmodels import flows
 
+    if config["model"] == "vae":
+        return build_vae(config)
     kwargs = {"event_shape": tuple(config["event_shape"]),
               "hidden_units": tuple(config["hidden_units"])}
     if config["pixel_levels"] is not None:
@@ -156,15 +192,23 @@ def train(args: argparse.Namespace) -> dict:
     dataset = load_dataset(args.data, args.num_train, args.seed, args.mnist_path)
     config = model_config(args, dataset)
     model = build_model(config)
-    model.predict_log_prob = tf.function(model.log_prob)  # batched grid evaluation
     train_x, val_x, test_x = (_as_model_input(x, config) for x in dataset[:3])
+    fit_x = train_x
+    if config["model"] == "vae" and config["likelihood"] == "bernoulli":
+        # Binary MNIST: dynamic binarisation for training, fixed draws to evaluate.
+        fit_x = data.dynamic_binarization(train_x, seed=args.seed).shuffle(
+            10000, seed=args.seed).batch(args.batch_size)
+        val_x = data.fixed_binarization(val_x, seed=args.seed + 1)
+        test_x = data.fixed_binarization(test_x, seed=args.seed + 2)
+        train_x = data.fixed_binarization(train_x[:10000], seed=args.seed + 3)
     model.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
                   jit_compile=args.jit_compile)
     os.makedirs(args.out, exist_ok=True)
     _io.write_json(os.path.join(args.out, "config.json"), config)
     start = time.perf_counter()
-    history = model.fit(train_x, validation_data=val_x, epochs=args.epochs,
-                        batch_size=args.batch_size, verbose=args.verbose)
+    history = model.fit(fit_x, validation_data=val_x, epochs=args.epochs,
+                        batch_size=None if fit_x is not train_x else args.batch_size,
+                        verbose=args.verbose)
     seconds = time.perf_counter() - start
     if not np.all(np.isfinite(history.history["loss"])):
         raise CLIError("training diverged: the loss became non-finite; lower "
@@ -174,31 +218,66 @@ def train(args: argparse.Namespace) -> dict:
     metrics = {"model": args.model, "data": args.data, "epochs": args.epochs,
                "train_seconds": round(seconds, 2),
                "num_parameters": int(sum(np.prod(v.shape) for v in model.trainable_variables)),
-               "train": _evaluate(model, train_x, args.batch_size),
-               "validation": _evaluate(model, val_x, args.batch_size),
-               "test": _evaluate(model, test_x, args.batch_size),
                "history": {k: [float(v) for v in vs] for k, vs in history.history.items()}}
-    if args.data in ("8gaussians", "checkerboard"):
-        entropy = data.toy_entropy(args.data)
-        metrics["true_entropy"] = entropy
-        metrics["kl_gap"] = metrics["test"]["nll"] - entropy
-    samples = np.asarray(model.sample(1000 if config["event_shape"] == [2] else 64,
-                                      seed=args.seed))
-    _figures(model, config, train_x, samples, args.out)
+    if config["model"] == "vae":
+        metrics.update(_vae_results(model, config, args, train_x, val_x, test_x,
+                                    dataset.test_labels))
+    else:
+        metrics.update({split: _evaluate(model, x, args.batch_size) for split, x in
+                        (("train", train_x), ("validation", val_x), ("test", test_x))})
+        if args.data in ("8gaussians", "checkerboard"):
+            entropy = data.toy_entropy(args.data)
+            metrics["true_entropy"] = entropy
+            metrics["kl_gap"] = metrics["test"]["nll"] - entropy
+        model.predict_log_prob = tf.function(model.log_prob)  # batched grid evaluation
+        samples = np.asarray(model.sample(1000 if config["event_shape"] == [2] else 64,
+                                          seed=args.seed))
+        _figures(model, config, train_x, samples, args.out)
     _io.write_json(os.path.join(args.out, "metrics.json"), metrics)
     return metrics
+
+
+def _vae_results(model, config, args, train_x, val_x, test_x, test_labels) -> dict:
+    from tfp_genmodels.vae import report
+    from tfp_genmodels.vae.diagnostics import format_table
+
+    results = {"train": report.bound_metrics(model, train_x),
+               "validation": report.bound_metrics(model, val_x),
+               "test": report.bound_metrics(model, test_x, iwae_samples=args.iwae_samples)}
+    results["test"]["nll"] = results["test"].get("iwae_nll", -results["test"]["elbo"])
+    results["test"]["bits_per_dim"] = results["test"].get(
+        "iwae_bits_per_dim", results["test"]["neg_elbo_bits_per_dim"])
+    diag = model.diagnostics(test_x[:500])
+    print(format_table(diag))
+    results["diagnostics"] = diag
+    levels = config["pixel_levels"]
+    vmax = None if levels is None else (1.0 if config["likelihood"] == "bernoulli"
+                                        else levels - 1)
+    report.write_figures(model, test_x, test_labels, args.out, vmax,
+                         f"VAE on {config['data']}")
+    return results
 
 
 def sample(args: argparse.Namespace) -> np.ndarray:
     import tensorflow as tf
 
     model, config = _load(args.run)
+    out = args.out or args.run
+    if config["model"] == "vae":
+        samples = np.asarray(model.sample(args.num_samples, seed=args.seed))
+        _io.save_npy(os.path.join(out, "samples.npy"), samples)
+        if len(model.event_shape) == 3:
+            from tfp_genmodels import plots
+            _io.save_figure(os.path.join(out, "samples.png"), plots.image_grid_figure(
+                np.asarray(model.sample(min(args.num_samples, 64), mean=True,
+                                        seed=args.seed)),
+                title="VAE samples (decoder means)"))
+        return samples
     model.predict_log_prob = tf.function(model.log_prob)
     samples = np.asarray(model.sample(args.num_samples, temperature=args.temperature,
                                       seed=args.seed))
     if config["flatten"]:
         samples = samples.reshape(len(samples), *_image_shape(config))
-    out = args.out or args.run
     _io.save_npy(os.path.join(out, "samples.npy"), samples)
     if config["event_shape"] == [2]:
         from tfp_genmodels import plots
@@ -237,6 +316,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _nonnegative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    if not np.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+    return value
+
+
 def _units(text: str) -> tuple[int, ...]:
     try:
         units = tuple(int(u) for u in text.split(",") if u.strip())
@@ -250,13 +339,14 @@ def _units(text: str) -> tuple[int, ...]:
 
 def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tfp-genmodels",
-                     description="Train normalizing flows on built-in data; sample them.")
+                     description="Train normalizing flows and VAEs on built-in data; "
+                                 "sample them.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     t = sub.add_parser("train", help="train a model and write a run directory",
                        description="Train a flow; write config.json, weights/, "
                                    "metrics.json and figures to --out.")
     t.add_argument("--model", choices=MODELS, default="realnvp",
-                   help="flow recipe (glow needs image data) [%(default)s]")
+                   help="a flow recipe (glow needs image data) or vae [%(default)s]")
     t.add_argument("--data", choices=DATASETS, default="moons",
                    help="a 2-D toy density, the 8x8 digits (17 levels) or MNIST "
                         "[%(default)s]")
@@ -282,6 +372,24 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                    help="Keras verbosity: 1 progress bar, 2 one line per epoch "
                         "[%(default)s]")
+    v = t.add_argument_group("VAE options (--model vae)")
+    v.add_argument("--latent-dim", type=_positive_int, default=8, help="[%(default)s]")
+    v.add_argument("--posterior", choices=("diagonal", "full", "iaf", "planar"),
+                   default="diagonal", help="q(z|x) [%(default)s]")
+    v.add_argument("--prior", choices=("normal", "mixture", "vamp", "flow"),
+                   default="normal", help="p(z) [%(default)s]")
+    v.add_argument("--beta", type=_nonnegative_float, default=1.0,
+                   help="weight of the KL term [%(default)s]")
+    v.add_argument("--kl-warmup-steps", type=int, default=0,
+                   help="anneal beta from 0 over this many steps [%(default)s]")
+    v.add_argument("--free-bits", type=_nonnegative_float, default=0.0,
+                   help="KL floor in nats per latent dimension [%(default)s]")
+    v.add_argument("--objective", choices=("elbo", "iwae"), default="elbo",
+                   help="training objective [%(default)s]")
+    v.add_argument("--num-samples", type=_positive_int, default=1,
+                   help="z samples per example in training (K for iwae) [%(default)s]")
+    v.add_argument("--iwae-samples", type=_positive_int, default=1000,
+                   help="importance samples for the test log-likelihood [%(default)s]")
     t.add_argument("--out", required=True, help="run directory to write")
     s = sub.add_parser("sample", help="draw samples from a trained run",
                        description="Rebuild a trained model from --run; write "

@@ -210,3 +210,32 @@ def load_mnist(path: str | None = None, num_validation: int = 5000) -> ImageData
     k = len(x_train) - num_validation
     return ImageData(Split(x_train[:k], y_train[:k]), Split(x_train[k:], y_train[k:]),
                      Split(x_test, y_test), levels=MNIST_LEVELS)
+
+
+def dynamic_binarization(x, seed: int | None = None):
+    """A ``tf.data.Dataset`` that redraws binary pixels ``b ~ Bernoulli(x / 255)`` every epoch.
+
+    Dynamic binarisation (as in Burda et al., 2016): each pass over MNIST sees
+    fresh binary images, which reduces overfitting of binary-data models.
+    ``x`` holds values ``0..255``.
+    """
+    import tensorflow as tf
+
+    probs = np.asarray(x, np.float32) / 255.0
+    # A random op with a fixed seed inside map() replays the same draws on every
+    # new iterator (every epoch); a per-example seed from Dataset.random with
+    # rerandomize_each_iteration gives fresh, still reproducible, draws.
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    ds = tf.data.Dataset.zip((tf.data.Dataset.from_tensor_slices(probs), seeds))
+
+    def binarize(p, s):
+        u = tf.random.stateless_uniform(tf.shape(p), seed=tf.stack([s, s // 7 + 1]))
+        return tf.cast(u < p, tf.float32)
+
+    return ds.map(binarize)
+
+
+def fixed_binarization(x, seed: int = 0) -> np.ndarray:
+    """One fixed Bernoulli draw of ``x / 255`` (for reproducible validation / test sets)."""
+    rng = np.random.default_rng(seed)
+    return (rng.uniform(size=np.shape(x)) < np.asarray(x, np.float32) / 255.0).astype(np.float32)

@@ -90,3 +90,35 @@ def image_grid_figure(images: np.ndarray, num_columns: int = 8, title: str = "",
     if title:
         fig.suptitle(title)
     return fig
+
+
+def reconstruction_figure(originals: np.ndarray, reconstructions: np.ndarray,
+                          title: str = "", vmax: float | None = None) -> Figure:
+    """Pairs of rows: originals above their reconstructions (``[N, H, W, C]`` each)."""
+    originals, reconstructions = np.asarray(originals), np.asarray(reconstructions)
+    cols = min(8, len(originals))
+    rows = []
+    for start in range(0, len(originals), cols):
+        rows += [originals[start:start + cols], reconstructions[start:start + cols]]
+    return image_grid_figure(np.concatenate(rows), num_columns=cols,
+                             title=title or "originals (odd rows) / reconstructions",
+                             vmax=vmax)
+
+
+def traversal_figure(images: np.ndarray, num_steps: int, title: str = "",
+                     vmax: float | None = None) -> Figure:
+    """A latent traversal: one row per latent dimension, ``num_steps`` images each."""
+    return image_grid_figure(images, num_columns=num_steps, title=title, vmax=vmax)
+
+
+def latent_scatter_figure(z: np.ndarray, labels: np.ndarray, title: str = "") -> Figure:
+    """2-D latent codes coloured by label."""
+    z = np.asarray(z)
+    fig = Figure(figsize=(4.5, 4))
+    ax = fig.add_subplot()
+    points = ax.scatter(z[:, 0], z[:, 1], c=labels, cmap="tab10", s=6)
+    fig.colorbar(points, ax=ax, label="label")
+    ax.set_xlabel("z_0")
+    ax.set_ylabel("z_1")
+    ax.set_title(title)
+    return fig

@@ -1,0 +1,58 @@
+"""Metrics and figures of a trained VAE (used by the CLI and the examples)."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from tfp_genmodels import _io, plots
+from tfp_genmodels.vae.likelihoods import distribution_mean
+
+
+def bound_metrics(model, x: np.ndarray, batch_size: int = 500, iwae_samples: int = 0) -> dict:
+    """Mean ELBO (and IWAE NLL with ``iwae_samples > 0``) in nats and bits/dim."""
+    to_bits = 1.0 / (model.num_dims * math.log(2.0))
+    elbo = np.concatenate([model.elbo(x[i:i + batch_size]).numpy()
+                           for i in range(0, len(x), batch_size)])
+    out = {"elbo": float(elbo.mean()), "neg_elbo_bits_per_dim": float(-elbo.mean() * to_bits)}
+    if iwae_samples:
+        ll = np.concatenate([model.log_likelihood(x[i:i + batch_size],
+                                                  num_samples=iwae_samples).numpy()
+                             for i in range(0, len(x), batch_size)])
+        out.update({"iwae_nll": float(-ll.mean()), "iwae_bits_per_dim": float(-ll.mean()
+                                                                              * to_bits),
+                    "iwae_samples": int(iwae_samples)})
+    return out
+
+
+def traversal(model, num_dims: int = 8, num_steps: int = 9, radius: float = 3.0) -> np.ndarray:
+    """Decoder means as each latent ``z_i`` sweeps ``[-radius, radius]``, others 0."""
+    dims = min(num_dims, model.latent_dim)
+    values = np.linspace(-radius, radius, num_steps, dtype=np.float32)
+    z = np.zeros([dims, num_steps, model.latent_dim], np.float32)
+    for i in range(dims):
+        z[i, :, i] = values
+    means = distribution_mean(model.decode(tf.constant(z.reshape(-1, model.latent_dim))))
+    return np.asarray(means)
+
+
+def write_figures(model, x: np.ndarray, labels: np.ndarray | None, out: str,
+                  vmax: float | None, title: str) -> None:
+    """reconstructions.png, samples.png, traversal.png, and latent.png when L = 2."""
+    if len(model.event_shape) != 3:
+        return
+    _io.save_figure(os.path.join(out, "reconstructions.png"), plots.reconstruction_figure(
+        x[:16], np.asarray(model.reconstruct(x[:16])), vmax=vmax,
+        title=f"{title}: originals / reconstructions"))
+    _io.save_figure(os.path.join(out, "samples.png"), plots.image_grid_figure(
+        np.asarray(model.sample(64, mean=True)), vmax=vmax,
+        title=f"{title}: samples (decoder means)"))
+    _io.save_figure(os.path.join(out, "traversal.png"), plots.traversal_figure(
+        traversal(model), 9, vmax=vmax, title=f"{title}: latent traversal, z_i in [-3, 3]"))
+    if model.latent_dim == 2 and labels is not None:
+        z = np.asarray(model.posterior.mean(model._features(x)))
+        _io.save_figure(os.path.join(out, "latent.png"), plots.latent_scatter_figure(
+            z, labels, title=f"{title}: posterior means"))
