@@ -68,6 +68,8 @@ def test_vector_flow_on_digits_flattens_and_reshapes(tmp_path):
     (["train", "--model", "nope", "--out", "x"], "invalid choice: 'nope'"),
     (["train", "--epochs", "0", "--out", "x"], "expected a positive integer, got '0'"),
     (["train", "--hidden-units", "a,b", "--out", "x"], "comma-separated positive integers"),
+    (["train", "--model", "vae", "--beta", "-1", "--out", "x"], "expected a number >= 0, got '-1'"),
+    (["train", "--learning-rate", "nan", "--out", "x"], "expected a positive number, got 'nan'"),
     (["train", "--data", "moons"], "the following arguments are required: --out"),
     (["sample", "--run", "/nonexistent/run"], "config.json does not exist"),
     (["train", "--model", "glow", "--data", "moons", "--out", "x"], "needs image data"),

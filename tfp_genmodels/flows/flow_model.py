@@ -10,6 +10,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 import tf_keras as keras
 
+from tfp_genmodels import _training
 from tfp_genmodels.bijectors import _validation
 from tfp_genmodels.flows import _routing
 from tfp_genmodels.flows.pixels import PixelPreprocessing
@@ -178,9 +179,9 @@ class FlowModel(keras.Model):
                 arr = arr[0] if isinstance(arr, (tuple, list)) else arr
                 if isinstance(arr, np.ndarray):
                     self.pixels.check_values(arr, name)
-        if isinstance(validation_data, (np.ndarray, tf.Tensor)):
-            validation_data = (validation_data,)
-        return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
+        return super().fit(x, y, *args,
+                           validation_data=_training.as_validation_data(validation_data),
+                           **kwargs)
 
     @property
     def metrics(self):
@@ -197,19 +198,7 @@ class FlowModel(keras.Model):
         with tf.GradientTape() as tape:
             log_prob = self.log_prob(x, context)
             loss = -tf.reduce_mean(log_prob)
-        variables = self.trainable_variables
-        if not variables:
-            raise ValueError("This flow has no trainable variables that Keras tracks, so fit "
-                             "would train nothing (e.g. variables created inside a "
-                             "tf.compat.v1 template such as tfb.real_nvp_default_template). "
-                             "Build the bijectors from Keras layers or tf.Variables held as "
-                             "attributes.")
-        grads = tape.gradient(loss, variables)
-        missing = [v.name for v, g in zip(variables, grads) if g is None]
-        if missing:
-            raise ValueError(f"These trainable variables get no gradient from the loss, so "
-                             f"fit would never change them: {missing}.")
-        self.optimizer.apply_gradients(zip(grads, variables))
+        _training.checked_gradient_step(self, tape, loss)
         return self._update_metrics(log_prob)
 
     def test_step(self, data):

@@ -37,6 +37,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 import tf_keras as keras
 
+from tfp_genmodels import _training
 from tfp_genmodels.bijectors import _validation
 from tfp_genmodels.vae.likelihoods import Likelihood, distribution_mean
 from tfp_genmodels.vae.posteriors import Posterior
@@ -281,13 +282,7 @@ class VAE(keras.Model):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
             loss, values = self._loss_and_metrics(x, self.current_beta())
-        variables = self.trainable_variables
-        grads = tape.gradient(loss, variables)
-        missing = [v.name for v, g in zip(variables, grads) if g is None]
-        if missing:
-            raise ValueError(f"These trainable variables get no gradient from the loss, so "
-                             f"fit would never change them: {missing}.")
-        self.optimizer.apply_gradients(zip(grads, variables))
+        _training.checked_gradient_step(self, tape, loss)
         return self._update(values)
 
     def test_step(self, data):
@@ -304,9 +299,9 @@ class VAE(keras.Model):
             rows = np.resize(np.arange(len(x)), k)
             self.prior.pseudo_inputs.assign(np.asarray(x[rows], np.float32))
             self._pseudo_inputs_set.assign(True)
-        if isinstance(validation_data, (np.ndarray, tf.Tensor)):
-            validation_data = (validation_data,)
-        return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
+        return super().fit(x, y, *args,
+                           validation_data=_training.as_validation_data(validation_data),
+                           **kwargs)
 
     def get_config(self) -> dict:
         return dict(self._config)
