@@ -55,15 +55,24 @@ def test_conditional_example_prefers_the_true_labels(tmp_path):
     assert png.stat().st_size > 0
 
 
-def test_vae_examples_run_and_report_ordered_bounds(tmp_path):
+def test_vae_example_reports_ordered_bounds_and_diagnostics(tmp_path):
     stdout = _run("vae_digits.py", "--epochs", "3", "--iwae-samples", "50",
                   "--out", str(tmp_path / "vae"))
     neg_elbo, iwae = (float(v) for v in re.search(
         r"test -ELBO ([\d.]+) nats .* IWAE NLL \(K=50\) ([\d.]+) nats", stdout).groups())
     assert iwae <= neg_elbo
     assert "active units:" in stdout and (tmp_path / "vae" / "traversal.png").exists()
+
+
+def test_beta_vae_example_writes_two_traversals(tmp_path):
     stdout = _run("beta_vae_traversal.py", "--epochs", "2", "--out", str(tmp_path / "beta"))
     assert len(re.findall(r"beta \d: reconstruction", stdout)) == 2
+    assert (tmp_path / "beta" / "traversal_beta4.png").exists()
+
+
+def test_vae_flows_example_reports_ordered_bounds():
     stdout = _run("vae_flows.py", "--epochs", "1", "--iwae-samples", "20")
-    for neg_elbo, iwae in re.findall(r"-ELBO ([\d.]+), IWAE NLL ([\d.]+)", stdout):
+    rows = re.findall(r"-ELBO ([\d.]+), IWAE NLL ([\d.]+)", stdout)
+    assert len(rows) == 2
+    for neg_elbo, iwae in rows:
         assert float(iwae) <= float(neg_elbo)
