@@ -19,7 +19,6 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
 from tfp_genmodels import data, vae  # noqa: E402

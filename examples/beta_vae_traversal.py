@@ -14,7 +14,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
 from tfp_genmodels import _io, data, plots, vae  # noqa: E402

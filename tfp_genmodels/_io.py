@@ -84,9 +84,7 @@ def replace_directory(path: str, write: Callable[[str], None]) -> None:
         _publish(tmp, 0o777)
         old = None
         if os.path.exists(path):
-            old = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".old",
-                                   dir=parent)
-            os.rmdir(old)
+            old = f"{tmp}.old"  # unique because tmp is
             os.replace(path, old)
         os.replace(tmp, path)
         if old is not None:

@@ -135,6 +135,8 @@ def _as_model_input(x: np.ndarray, config: dict) -> np.ndarray:
 
 def _figures(model, config: dict, train_x: np.ndarray | None, samples: np.ndarray, out: str,
              temperature: float = 1.0) -> None:
+    import tensorflow as tf
+
     from tfp_genmodels import plots
 
     label = f"{config['model']} on {config['data']}" + (
@@ -142,7 +144,7 @@ def _figures(model, config: dict, train_x: np.ndarray | None, samples: np.ndarra
     if config["event_shape"] == [2]:
         bounds = _bounds(train_x)
         _io.save_figure(os.path.join(out, "density.png"), plots.density_figure(
-            lambda p: model.predict_log_prob(p), title=label, bounds=bounds))
+            tf.function(model.log_prob), title=label, bounds=bounds))
         _io.save_figure(os.path.join(out, "samples.png"), plots.scatter_figure(
             samples, reference=train_x[:2000], title=label, bounds=bounds))
     elif config["pixel_levels"] is not None:
@@ -207,7 +209,8 @@ def train(args: argparse.Namespace) -> dict:
     _io.write_json(os.path.join(args.out, "config.json"), config)
     start = time.perf_counter()
     history = model.fit(fit_x, validation_data=val_x, epochs=args.epochs,
-                        batch_size=None if fit_x is not train_x else args.batch_size,
+                        batch_size=(None if isinstance(fit_x, tf.data.Dataset)
+                                    else args.batch_size),
                         verbose=args.verbose)
     seconds = time.perf_counter() - start
     if not np.all(np.isfinite(history.history["loss"])):
@@ -229,7 +232,6 @@ def train(args: argparse.Namespace) -> dict:
             entropy = data.toy_entropy(args.data)
             metrics["true_entropy"] = entropy
             metrics["kl_gap"] = metrics["test"]["nll"] - entropy
-        model.predict_log_prob = tf.function(model.log_prob)  # batched grid evaluation
         samples = np.asarray(model.sample(1000 if config["event_shape"] == [2] else 64,
                                           seed=args.seed))
         _figures(model, config, train_x, samples, args.out)
@@ -259,8 +261,6 @@ def _vae_results(model, config, args, train_x, val_x, test_x, test_labels) -> di
 
 
 def sample(args: argparse.Namespace) -> np.ndarray:
-    import tensorflow as tf
-
     model, config = _load(args.run)
     out = args.out or args.run
     if config["model"] == "vae":
@@ -273,7 +273,6 @@ def sample(args: argparse.Namespace) -> np.ndarray:
                                         seed=args.seed)),
                 title="VAE samples (decoder means)"))
         return samples
-    model.predict_log_prob = tf.function(model.log_prob)
     samples = np.asarray(model.sample(args.num_samples, temperature=args.temperature,
                                       seed=args.seed))
     if config["flatten"]:

@@ -71,6 +71,24 @@ def positive_float_arg(value: float, name: str) -> float:
     return value_f
 
 
+def nonnegative_int_arg(value: int, name: str) -> int:
+    """Returns ``value`` as a Python int if it is an integer >= 0, or raises."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"`{name}` must be an int >= 0; got {value!r}.")
+    return int(value)
+
+
+def nonnegative_float_arg(value: float, name: str) -> float:
+    """Returns ``value`` as a Python float if it is finite and >= 0, or raises."""
+    try:
+        value_f = float(value)
+    except (TypeError, ValueError) as err:
+        raise TypeError(f"`{name}` must be a float >= 0; got {value!r}.") from err
+    if not np.isfinite(value_f) or value_f < 0:
+        raise ValueError(f"`{name}` must be a finite float >= 0; got {value!r}.")
+    return value_f
+
+
 def constant_log_det(x: tf.Tensor, event_ndims: int, value: tf.Tensor) -> tf.Tensor:
     """``value`` broadcast to the batch shape of ``x`` (all dims but the last ``event_ndims``).
 

@@ -18,9 +18,6 @@ from tfp_genmodels.bijectors import CouplingBijector, FactorOut
 
 tfb = tfp.bijectors
 
-Route = "str | dict[str, Route]"
-
-
 def context_route(bijector: tfb.Bijector):
     """The route to every conditional bijector inside ``bijector``, or ``None``."""
     if isinstance(bijector, CouplingBijector):

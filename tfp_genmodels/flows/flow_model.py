@@ -65,6 +65,8 @@ class FlowModel(keras.Model):
                               _validation.event_shape_arg(context_shape, "context_shape",
                                                           ranks=(1,)))
         self.num_dims = int(np.prod(self.event_shape))
+        self._pixel_config = {"pixel_levels": pixel_levels, "pixel_format": pixel_format,
+                              "logit_alpha": logit_alpha}
         self.pixels = (None if pixel_levels is None else
                        PixelPreprocessing(pixel_levels, pixel_format, logit_alpha))
         if bijectors is None:
@@ -206,8 +208,5 @@ class FlowModel(keras.Model):
         return self._update_metrics(self.log_prob(x, context))
 
     def get_config(self) -> dict:
-        config = {"event_shape": self.event_shape, "context_shape": self.context_shape,
-                  "name": self.name}
-        if self.pixels is not None:
-            config.update(self.pixels.get_config())
-        return config
+        return {"event_shape": self.event_shape, "context_shape": self.context_shape,
+                "name": self.name, **self._pixel_config}

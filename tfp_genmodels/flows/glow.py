@@ -77,4 +77,4 @@ class Glow(FlowModel):
     def get_config(self) -> dict:
         return {**super().get_config(), "num_levels": self.num_levels,
                 "num_steps": self.num_steps, "hidden_units": self.hidden_units,
-                "seed": self.seed, "pixel_levels": self.pixels and self.pixels.levels}
+                "seed": self.seed}

@@ -75,7 +75,3 @@ class PixelPreprocessing:
         """The bin of a continuous ``y`` in ``[0, K]``, in the user's format."""
         k = tf.clip_by_value(tf.floor(y), 0.0, self.levels - 1.0)
         return k if self.pixel_format == "integer" else k / (self.levels - 1.0)
-
-    def get_config(self) -> dict:
-        return {"pixel_levels": self.levels, "pixel_format": self.pixel_format,
-                "logit_alpha": self.logit_alpha}

@@ -89,9 +89,10 @@ class VAE(keras.Model):
         self.encoder, self.decoder = encoder, decoder
         self.event_shape = self._event_shape(event_shape, encoder)
         self.num_dims = int(np.prod(self.event_shape))
-        self.beta = _nonnegative_float(beta, "beta")
-        self.kl_warmup_steps = _nonnegative_int(kl_warmup_steps, "kl_warmup_steps")
-        self.free_bits = _nonnegative_float(free_bits, "free_bits")
+        self.beta = _validation.nonnegative_float_arg(beta, "beta")
+        self.kl_warmup_steps = _validation.nonnegative_int_arg(
+            kl_warmup_steps, "kl_warmup_steps")
+        self.free_bits = _validation.nonnegative_float_arg(free_bits, "free_bits")
         if objective not in OBJECTIVES:
             raise ValueError(f"`objective` must be one of {OBJECTIVES}; got {objective!r}.")
         self.objective = objective
@@ -305,19 +306,3 @@ class VAE(keras.Model):
 
     def get_config(self) -> dict:
         return dict(self._config)
-
-
-def _nonnegative_float(value, name: str) -> float:
-    try:
-        value_f = float(value)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"`{name}` must be a float >= 0; got {value!r}.") from err
-    if not math.isfinite(value_f) or value_f < 0:
-        raise ValueError(f"`{name}` must be a finite float >= 0; got {value!r}.")
-    return value_f
-
-
-def _nonnegative_int(value, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"`{name}` must be an int >= 0; got {value!r}.")
-    return int(value)
