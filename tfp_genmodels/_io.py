@@ -69,13 +69,17 @@ def save_figure(path: str, figure) -> None:
         figure.savefig(tmp, dpi=110, bbox_inches="tight")
 
 
-def replace_directory(path: str, write: Callable[[str], None]) -> None:
+def replace_directory(path: str, write: Callable[[str], None], overwrite: bool = True) -> None:
     """Runs ``write(tmp_dir)`` then swaps ``tmp_dir`` in for ``path``.
 
     The old directory is renamed aside first and removed only after the new
     one is in place, so a crash leaves either the old or the new contents
-    (plus, at worst, a stray ``.old`` directory).
+    (plus, at worst, a stray ``.old`` directory). With ``overwrite=False`` an
+    existing ``path`` is an error (``FileExistsError``, checked before and
+    after writing) and is never touched.
     """
+    if not overwrite and os.path.exists(path):
+        raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it.")
     parent = os.path.dirname(os.path.abspath(path))
     os.makedirs(parent, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=parent)
@@ -84,6 +88,8 @@ def replace_directory(path: str, write: Callable[[str], None]) -> None:
         _publish(tmp, 0o777)
         old = None
         if os.path.exists(path):
+            if not overwrite:
+                raise FileExistsError(f"{path} appeared while writing; left untouched.")
             old = f"{tmp}.old"  # unique because tmp is
             os.replace(path, old)
         os.replace(tmp, path)

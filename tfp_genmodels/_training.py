@@ -9,6 +9,9 @@ import tensorflow as tf
 def checked_gradient_step(model, tape: tf.GradientTape, loss: tf.Tensor) -> None:
     """Applies ``d loss / d variables`` with the model's optimizer, refusing a no-op.
 
+    ``loss`` is this replica's mean over its examples; with ``R`` replicas
+    the applied gradient is that of the global-batch mean (see below).
+
     Raises (at trace time, so on the first step) when Keras tracks no trainable
     variable (``fit`` would silently train nothing, as with
     ``tfb.real_nvp_default_template``'s untracked variables) or when some
@@ -21,11 +24,18 @@ def checked_gradient_step(model, tape: tf.GradientTape, loss: tf.Tensor) -> None
                          "a tf.compat.v1 template such as tfb.real_nvp_default_template). "
                          "Build the bijectors from Keras layers or tf.Variables held as "
                          "attributes.")
+    # Under tf.distribute each replica computes the mean over its share of the
+    # global batch and the optimizer *sums* the replicas' gradients; dividing by
+    # the number of replicas makes that sum the gradient of the global-batch mean
+    # (what Keras' compiled losses do with scale_loss_for_distribution).
     grads = tape.gradient(loss, variables)
     missing = [v.name for v, g in zip(variables, grads) if g is None]
     if missing:
         raise ValueError(f"These trainable variables get no gradient from the loss, so fit "
                          f"would never change them: {missing}.")
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    if replicas > 1:
+        grads = [g / tf.cast(replicas, g.dtype) for g in grads]
     model.optimizer.apply_gradients(zip(grads, variables))
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_genmodels import _saving
 from tfp_genmodels.bijectors import _validation
 from tfp_genmodels.flows.flow_model import FlowModel
 
@@ -27,6 +28,7 @@ def zero_made_output(net: tfb.AutoregressiveNetwork) -> None:
             weight.assign(tf.zeros_like(weight))
 
 
+@_saving.register
 class MAF(FlowModel):
     """Masked autoregressive flow: ``num_layers`` MADE-parameterised affine maps.
 
@@ -87,6 +89,7 @@ class MAF(FlowModel):
                 "hidden_units": self.hidden_units}
 
 
+@_saving.register
 class IAF(MAF):
     """Inverse autoregressive flow: the inverse of :class:`MAF`.
 

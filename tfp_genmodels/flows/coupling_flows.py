@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_genmodels import _saving
 from tfp_genmodels import bijectors as B
 from tfp_genmodels.bijectors import _validation
 from tfp_genmodels.flows import multiscale
@@ -72,6 +73,7 @@ class _VectorCouplingFlow(FlowModel):
                 "hidden_units": self.hidden_units, "permutation": self.permutation}
 
 
+@_saving.register
 class RealNVP(_VectorCouplingFlow):
     """RealNVP: affine couplings; alternating masks on vectors, multi-scale on images.
 
@@ -141,6 +143,7 @@ class RealNVP(_VectorCouplingFlow):
         return {**super().get_config(), "num_scales": self.num_scales}
 
 
+@_saving.register
 class NICE(_VectorCouplingFlow):
     """NICE: additive couplings with alternating masks, then a learned diagonal scaling.
 
@@ -172,6 +175,7 @@ class NICE(_VectorCouplingFlow):
         return data_to_base + [scale]
 
 
+@_saving.register
 class NeuralSplineFlow(_VectorCouplingFlow):
     """Rational-quadratic spline couplings with ``InvertibleLinear`` between them.
 

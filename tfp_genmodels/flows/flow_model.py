@@ -10,7 +10,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 import tf_keras as keras
 
-from tfp_genmodels import _training
+from tfp_genmodels import _saving, _training
 from tfp_genmodels.bijectors import _validation
 from tfp_genmodels.flows import _routing
 from tfp_genmodels.flows.pixels import PixelPreprocessing
@@ -18,7 +18,8 @@ from tfp_genmodels.flows.pixels import PixelPreprocessing
 tfb, tfd = tfp.bijectors, tfp.distributions
 
 
-class FlowModel(keras.Model):
+@_saving.register
+class FlowModel(_saving.SavesAllVariables, keras.Model):
     """A normalizing flow ``x = f(z)``, ``z ~ N(0, I)``, trained by maximum likelihood.
 
     ``model.distribution`` is ``tfd.TransformedDistribution(base, tfb.Chain(bijectors))``
@@ -52,6 +53,15 @@ class FlowModel(keras.Model):
       pixel_levels: ``K`` for discrete data, ``None`` for continuous data.
       pixel_format: ``"integer"`` or ``"unit"`` (see above).
       logit_alpha: the logit squeeze (RealNVP's 0.05).
+
+    Every variable exists once the model is constructed (the chain is run
+    forward once on zeros, which leaves ActNorm's data-dependent
+    initialisation to the first data). Saving: ``model.save("flow.keras")``
+    and ``tf_keras.models.load_model("flow.keras")`` restore the recipes
+    (weights and optimizer state); a ``FlowModel`` built from an explicit
+    ``bijectors`` list has no config, so save its weights with
+    ``save_weights`` and rebuild it in code. For TF Serving see
+    :func:`tfp_genmodels.export.save_for_serving`.
     """
 
     def __init__(self, event_shape: Sequence[int], bijectors: Sequence[tfb.Bijector] | None = None,
@@ -69,6 +79,7 @@ class FlowModel(keras.Model):
                               "logit_alpha": logit_alpha}
         self.pixels = (None if pixel_levels is None else
                        PixelPreprocessing(pixel_levels, pixel_format, logit_alpha))
+        self._explicit_bijectors = bijectors is not None
         if bijectors is None:
             bijectors = self.build_bijectors()
         bijectors = list(bijectors)
@@ -86,6 +97,16 @@ class FlowModel(keras.Model):
 
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.bits_per_dim_tracker = keras.metrics.Mean(name="bits_per_dim")
+        self._create_variables()
+
+    def _create_variables(self) -> None:
+        """Runs the chain forward on zeros so that every lazily built layer exists
+        (before a ``tf.distribute`` replica step, ``load_model`` or an export)."""
+        z = tf.zeros([1, *self.event_shape])
+        context = (None if self.context_shape is None
+                   else tf.zeros([1, *self.context_shape]))
+        self.flow.forward(z, **self._bijector_kwargs(context))
+        self.built = True
 
     def build_bijectors(self) -> list[tfb.Bijector]:
         raise NotImplementedError("pass `bijectors` or use a recipe (RealNVP, MAF, ...)")
@@ -208,5 +229,12 @@ class FlowModel(keras.Model):
         return self._update_metrics(self.log_prob(x, context))
 
     def get_config(self) -> dict:
+        if self._explicit_bijectors:
+            raise NotImplementedError(
+                f"{type(self).__name__} '{self.name}' was built from an explicit `bijectors` "
+                "list, which has no Keras config: save it with `save_weights` and rebuild it "
+                "in code, use a recipe (RealNVP, Glow, ...), or subclass FlowModel with a "
+                "`build_bijectors` method and a `get_config`. "
+                "`export.save_for_serving` works for it either way.")
         return {"event_shape": self.event_shape, "context_shape": self.context_shape,
                 "name": self.name, **self._pixel_config}

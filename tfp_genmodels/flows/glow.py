@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from tfp_genmodels import _saving
 from tfp_genmodels.bijectors import _validation
 from tfp_genmodels.flows import multiscale
 from tfp_genmodels.flows.flow_model import FlowModel
 
 
+@_saving.register
 class Glow(FlowModel):
     """Glow: ``num_levels`` x ``num_steps`` of ActNorm -> 1x1 conv -> affine coupling.
 

@@ -37,7 +37,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 import tf_keras as keras
 
-from tfp_genmodels import _training
+from tfp_genmodels import _saving, _training
 from tfp_genmodels.bijectors import _validation
 from tfp_genmodels.vae.likelihoods import Likelihood, distribution_mean
 from tfp_genmodels.vae.posteriors import Posterior
@@ -48,7 +48,8 @@ tfd = tfp.distributions
 OBJECTIVES = ("elbo", "iwae")
 
 
-class VAE(keras.Model):
+@_saving.register
+class VAE(_saving.SavesAllVariables, keras.Model):
     """Variational autoencoder with ``tfp.layers`` posterior heads (module docstring).
 
     Args:
@@ -70,6 +71,12 @@ class VAE(keras.Model):
       likelihood_scale: ``"learned"`` or a fixed float (Gaussian likelihood).
       num_flow_steps: steps of an IAF / planar posterior.
       num_components: mixture components / VampPrior pseudo-inputs.
+
+    Saving: ``model.save("vae.keras")`` and ``tf_keras.models.load_model``
+    restore the model with its encoder, decoder, weights and optimizer
+    state (a callable ``likelihood`` must then be a Keras-serialisable
+    function, e.g. registered with ``register_keras_serializable``). For
+    TF Serving see :func:`tfp_genmodels.export.save_for_serving`.
     """
 
     def __init__(self, latent_dim: int, encoder: keras.layers.Layer,
@@ -116,6 +123,7 @@ class VAE(keras.Model):
         self._pseudo_inputs_set = tf.Variable(False, trainable=False, name="pseudo_inputs_set")
         # Build every layer now (variables exist before fit, save and load).
         self.elbo(tf.zeros([1, *self.event_shape]))
+        self.built = True
 
     @staticmethod
     def _event_shape(event_shape, encoder) -> tuple[int, ...]:
@@ -160,11 +168,11 @@ class VAE(keras.Model):
         return tf.reshape(dist.log_prob(x_tiled), [s, b])
 
     # -- bounds ---------------------------------------------------------------------
-    def _terms(self, x, num_samples: int):
+    def _terms(self, x, num_samples: int, seed=None):
         """Per-example pieces with ``S`` samples: log p(x|z), log p(z), log q(z|x) [S, B],
         the true KL [B] and per-dimension KLs [B, L] (or None)."""
         features = self._features(x)
-        z, log_q = self.posterior.sample_and_log_prob(features, num_samples)
+        z, log_q = self.posterior.sample_and_log_prob(features, num_samples, seed=seed)
         log_px = self._log_px(x, z)
         log_pz = self.prior.log_prob(z)
         kl_dims = None
@@ -180,36 +188,44 @@ class VAE(keras.Model):
             kl = tf.reduce_mean(log_q - log_pz, axis=0)
         return log_px, log_pz, log_q, kl, kl_dims
 
-    def elbo(self, x, num_samples: int = 1, bits_per_dim: bool = False) -> tf.Tensor:
-        """Per-example ELBO in nats (``bits_per_dim=True``: ``-ELBO / (D log 2)``)."""
-        log_px, _, _, kl, _ = self._terms(x, num_samples)
+    def elbo(self, x, num_samples: int = 1, bits_per_dim: bool = False,
+             seed=None) -> tf.Tensor:
+        """Per-example ELBO in nats (``bits_per_dim=True``: ``-ELBO / (D log 2)``).
+
+        ``seed`` (a stateless seed, shape-[2] int tensor) fixes the draws of ``z``.
+        """
+        log_px, _, _, kl, _ = self._terms(x, num_samples, seed)
         elbo = tf.reduce_mean(log_px, axis=0) - kl
         return self._to_bits(-elbo) if bits_per_dim else elbo
 
     def log_likelihood(self, x, num_samples: int = 1000, chunk_size: int = 100,
-                       bits_per_dim: bool = False) -> tf.Tensor:
+                       bits_per_dim: bool = False, seed=None) -> tf.Tensor:
         """Importance-weighted estimate of ``log p(x)`` per example (nats).
 
         ``log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x)``, ``z_k ~ q(z|x)``, computed
         ``chunk_size`` samples at a time with a running log-sum-exp, so memory
         is that of ``chunk_size`` samples whatever ``K`` (5000 is fine).
+        ``seed`` (stateless) fixes the draws.
         """
         num_samples = _validation.positive_int_arg(num_samples, "num_samples")
         chunk_size = _validation.positive_int_arg(chunk_size, "chunk_size")
         x = tf.convert_to_tensor(x, tf.float32)
+        num_chunks = -(-num_samples // chunk_size)
+        seeds = ([None] * num_chunks if seed is None
+                 else tfp.random.split_seed(seed, n=num_chunks))
         total = None
         done = 0
-        while done < num_samples:
+        for chunk_seed in seeds:
             k = min(chunk_size, num_samples - done)
-            lse = self._chunk_logsumexp(x, k)
+            lse = self._chunk_logsumexp(x, k, chunk_seed)
             total = lse if total is None else tf.reduce_logsumexp(tf.stack([total, lse]), 0)
             done += k
         log_px = total - math.log(num_samples)
         return self._to_bits(-log_px) if bits_per_dim else log_px
 
     @tf.function(reduce_retracing=True)
-    def _chunk_logsumexp(self, x, k):
-        log_px, log_pz, log_q, _, _ = self._terms(x, k)
+    def _chunk_logsumexp(self, x, k, seed=None):
+        log_px, log_pz, log_q, _, _ = self._terms(x, k, seed)
         return tf.reduce_logsumexp(log_px + log_pz - log_q, axis=0)
 
     def _to_bits(self, nats):
@@ -228,9 +244,11 @@ class VAE(keras.Model):
         dist = self.decode(self.prior.sample(n, seed=seed))
         return distribution_mean(dist) if mean else dist.sample(seed=seed)
 
-    def reconstruct(self, x) -> tf.Tensor:
-        """The decoder's mean at the posterior mean of ``z``."""
-        return distribution_mean(self.decode(self.posterior.mean(self._features(x))))
+    def reconstruct(self, x, seed=None) -> tf.Tensor:
+        """The decoder's mean at the posterior mean of ``z`` (``seed``: for the Monte
+        Carlo mean of a flow posterior)."""
+        return distribution_mean(self.decode(self.posterior.mean(self._features(x),
+                                                                 seed=seed)))
 
     def interpolate(self, x1, x2, steps: int = 8) -> tf.Tensor:
         """Decoder means along the straight line between the posterior means of two examples."""
@@ -305,4 +323,26 @@ class VAE(keras.Model):
                            **kwargs)
 
     def get_config(self) -> dict:
-        return dict(self._config)
+        config = dict(self._config)
+        if callable(config["likelihood"]):
+            try:
+                config["likelihood"] = keras.saving.serialize_keras_object(
+                    config["likelihood"])
+            except Exception as error:  # Keras raises several types here
+                raise TypeError(f"`likelihood` {config['likelihood']!r} cannot be saved in a "
+                                "Keras config; register it with "
+                                "keras.saving.register_keras_serializable.") from error
+        return {**config, "name": self.name,
+                "encoder": keras.saving.serialize_keras_object(self.encoder),
+                "decoder": keras.saving.serialize_keras_object(self.decoder)}
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None) -> "VAE":
+        config = dict(config)
+        for key in ("encoder", "decoder"):
+            config[key] = keras.saving.deserialize_keras_object(
+                config[key], custom_objects=custom_objects)
+        if isinstance(config["likelihood"], dict):
+            config["likelihood"] = keras.saving.deserialize_keras_object(
+                config["likelihood"], custom_objects=custom_objects)
+        return cls(**config)

@@ -124,11 +124,11 @@ class Posterior(keras.layers.Layer):
             z = step.forward(z)
         return z, log_q
 
-    def mean(self, features: tf.Tensor, num_samples: int = 64) -> tf.Tensor:
+    def mean(self, features: tf.Tensor, num_samples: int = 64, seed=None) -> tf.Tensor:
         """``E_q[z]``: exact for Gaussians, a Monte Carlo mean for flows."""
         if self.is_gaussian:
             return self.base(features).mean()
-        z, _ = self.sample_and_log_prob(features, num_samples)
+        z, _ = self.sample_and_log_prob(features, num_samples, seed=seed)
         return tf.reduce_mean(z, axis=0)
 
 
