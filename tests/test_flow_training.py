@@ -79,3 +79,11 @@ def test_a_variable_without_gradient_is_reported():
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     with pytest.raises(ValueError, match="unused_scale"):
         model.fit(X, epochs=1, verbose=0)
+
+
+def test_evaluate_reports_the_mean_over_examples_when_the_last_batch_is_short():
+    model = flows.RealNVP(event_shape=(2,), num_layers=2, hidden_units=(8,))
+    model.compile(keras.optimizers.Adam(1e-3))
+    x = data.toy_sample("moons", 300, seed=0)  # batches of 128, 128 and 44
+    result = model.evaluate(x, batch_size=128, verbose=0, return_dict=True)
+    np.testing.assert_allclose(result["loss"], -np.mean(model.log_prob(x)), rtol=1e-6)

@@ -4,6 +4,7 @@
 
     tfp-genmodels train --model realnvp --data moons --epochs 50 --out runs/moons
     tfp-genmodels sample --run runs/moons -n 1000
+    tfp-genmodels export --run runs/moons --out serving/moons --version 1
 
 ``train`` writes ``config.json`` (everything needed to rebuild the model),
 ``weights/``, ``metrics.json`` (train / validation / test NLL in nats and
@@ -13,14 +14,26 @@ images). A VAE run (``--model vae``) writes the test ELBO and the
 importance-weighted NLL, the collapse diagnostics (also printed as a table),
 reconstructions, samples, a latent traversal, and a latent scatter when
 ``--latent-dim 2``. ``sample`` rebuilds the model from a run and writes
-``samples.npy`` and ``samples.png``. Every file is written atomically.
+``samples.npy`` and ``samples.png``; ``export`` writes a SavedModel for TF
+Serving (:func:`tfp_genmodels.export.save_for_serving`). Every file is
+written atomically.
+
+Crash safety: ``train`` keeps a ``BackupAndRestore`` backup in
+``--out/backup`` at every epoch end; after a crash (or ``kill -9``) the same
+command with ``--resume`` continues from it, and a non-finite loss stops
+training with the step and the last good checkpoint, writing no weights.
+``--strategy mirrored`` trains on every local GPU, ``--strategy multiworker``
+on the cluster in ``TF_CONFIG`` (only the chief writes ``--out``).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from typing import NamedTuple, Sequence
 
@@ -32,10 +45,19 @@ MODELS = ("nice", "realnvp", "spline", "maf", "iaf", "glow", "vae")
 FLOW_MODELS = MODELS[:-1]
 IMAGE_ONLY_MODELS = ("glow",)
 DATASETS = data.TOY_DENSITIES + ("digits", "mnist")
+STRATEGIES = ("default", "mirrored", "multiworker")  # tfp_genmodels._distribute's
 
 
 class CLIError(Exception):
     """A user error: printed as one line, exit status 2."""
+
+
+class TrainingFailed(Exception):
+    """Training could not finish (a non-finite loss): one line, exit status 1."""
+
+
+# Options that do not change what is trained (may differ on --resume).
+_RUN_ONLY_OPTIONS = ("command", "out", "resume", "verbose")
 
 
 class Dataset(NamedTuple):
@@ -185,61 +207,117 @@ def _evaluate(model, x: np.ndarray, batch_size: int) -> dict:
     return {"nll": float(result["loss"]), "bits_per_dim": float(result["bits_per_dim"])}
 
 
+def _training_arguments(args: argparse.Namespace) -> dict:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(vars(args).items())
+            if k not in _RUN_ONLY_OPTIONS}
+
+
+def _check_resume(args: argparse.Namespace, backup_dir: str) -> None:
+    """A backup means an interrupted run: continue it only when asked, with the same options."""
+    from tfp_genmodels.callbacks import latest_backup
+
+    args_path = os.path.join(args.out, "train_args.json")
+    backup = latest_backup(backup_dir)
+    if not args.resume:
+        if backup is not None:
+            raise CLIError(f"{args.out} holds an interrupted run (backup {backup}); pass "
+                           f"--resume to continue it, or remove {backup_dir} to start over.")
+        return
+    if backup is None or not os.path.isfile(args_path):
+        raise CLIError(f"--resume: {args.out} holds no interrupted run to continue "
+                       f"(no {backup_dir}).")
+    with open(args_path, encoding="utf-8") as f:
+        before = json.load(f)
+    now = _training_arguments(args)
+    changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+    if changed:
+        raise CLIError("--resume needs the interrupted run's options; these differ: "
+                       + ", ".join(f"{k} ({before.get(k)!r} before, {now.get(k)!r} now)"
+                                   for k in changed) + ".")
+
+
 def train(args: argparse.Namespace) -> dict:
     """Trains, evaluates, and writes the run directory; returns the metrics."""
     import tensorflow as tf
     import tf_keras as keras
 
-    keras.utils.set_random_seed(args.seed)
-    dataset = load_dataset(args.data, args.num_train, args.seed, args.mnist_path)
-    config = model_config(args, dataset)
-    model = build_model(config)
-    train_x, val_x, test_x = (_as_model_input(x, config) for x in dataset[:3])
-    fit_x = train_x
-    if config["model"] == "vae" and config["likelihood"] == "bernoulli":
-        # Binary MNIST: dynamic binarisation for training, fixed draws to evaluate.
-        fit_x = data.dynamic_binarization(train_x, seed=args.seed).shuffle(
-            10000, seed=args.seed).batch(args.batch_size)
-        val_x = data.fixed_binarization(val_x, seed=args.seed + 1)
-        test_x = data.fixed_binarization(test_x, seed=args.seed + 2)
-        train_x = data.fixed_binarization(train_x[:10000], seed=args.seed + 3)
-    model.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
-                  jit_compile=args.jit_compile)
-    os.makedirs(args.out, exist_ok=True)
-    _io.write_json(os.path.join(args.out, "config.json"), config)
-    start = time.perf_counter()
-    history = model.fit(fit_x, validation_data=val_x, epochs=args.epochs,
-                        batch_size=(None if isinstance(fit_x, tf.data.Dataset)
-                                    else args.batch_size),
-                        verbose=args.verbose)
-    seconds = time.perf_counter() - start
-    if not np.all(np.isfinite(history.history["loss"])):
-        raise CLIError("training diverged: the loss became non-finite; lower "
-                       "--learning-rate. No weights were written.")
-    _io.replace_directory(os.path.join(args.out, "weights"),
-                          lambda d: model.save_weights(os.path.join(d, "model")))
-    metrics = {"model": args.model, "data": args.data, "epochs": args.epochs,
-               "train_seconds": round(seconds, 2),
-               "num_parameters": int(sum(np.prod(v.shape) for v in model.trainable_variables)),
-               "history": {k: [float(v) for v in vs] for k, vs in history.history.items()}}
-    if config["model"] == "vae":
-        metrics.update(_vae_results(model, config, args, train_x, val_x, test_x,
-                                    dataset.test_labels))
-    else:
-        metrics.update({split: _evaluate(model, x, args.batch_size) for split, x in
-                        (("train", train_x), ("validation", val_x), ("test", test_x))})
-        if args.data in ("8gaussians", "checkerboard"):
-            entropy = data.toy_entropy(args.data)
-            metrics["true_entropy"] = entropy
-            metrics["kl_gap"] = metrics["test"]["nll"] - entropy
-        samples = np.asarray(model.sample(1000 if config["event_shape"] == [2] else 64,
-                                          seed=args.seed))
-        _figures(model, config, train_x, samples, args.out)
-    _io.write_json(os.path.join(args.out, "metrics.json"), metrics)
-    return metrics
+    from tfp_genmodels import _distribute
+    from tfp_genmodels.callbacks import EpochRecorder, NonFiniteLossError, NonFiniteLossGuard
+
+    strategy = _distribute.make_strategy(args.strategy)
+    backup_dir = os.path.join(args.out, "backup")
+    _check_resume(args, backup_dir)
+    chief = _distribute.is_chief(strategy)
+    # Non-chief workers compute what the chief does (evaluation is collective)
+    # but write to a scratch directory.
+    out = args.out if chief else tempfile.mkdtemp(prefix="tfp-genmodels-worker-")
+    try:
+        keras.utils.set_random_seed(args.seed)
+        dataset = load_dataset(args.data, args.num_train, args.seed, args.mnist_path)
+        config = model_config(args, dataset)
+        with strategy.scope():
+            model = build_model(config)
+            model.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
+                          jit_compile=args.jit_compile)
+        train_x, val_x, test_x = (_as_model_input(x, config) for x in dataset[:3])
+        fit_x = train_x
+        if config["model"] == "vae" and config["likelihood"] == "bernoulli":
+            # Binary MNIST: dynamic binarisation for training, fixed draws to evaluate.
+            fit_x = data.dynamic_binarization(train_x, seed=args.seed).shuffle(
+                10000, seed=args.seed).batch(args.batch_size)
+            val_x = data.fixed_binarization(val_x, seed=args.seed + 1)
+            test_x = data.fixed_binarization(test_x, seed=args.seed + 2)
+            train_x = data.fixed_binarization(train_x[:10000], seed=args.seed + 3)
+        os.makedirs(out, exist_ok=True)
+        _io.write_json(os.path.join(out, "config.json"), config)
+        _io.write_json(os.path.join(out, "train_args.json"), _training_arguments(args))
+        counter = EpochRecorder()
+        callbacks = [NonFiniteLossGuard(backup_dir), keras.callbacks.BackupAndRestore(backup_dir),
+                     counter]
+        start = time.perf_counter()
+        try:
+            history = model.fit(fit_x, validation_data=val_x, epochs=args.epochs,
+                                batch_size=(None if isinstance(fit_x, tf.data.Dataset)
+                                            else args.batch_size),
+                                callbacks=callbacks, verbose=args.verbose)
+        except NonFiniteLossError as error:
+            raise TrainingFailed(f"{error} Lower --learning-rate; --resume continues from "
+                                 "that checkpoint. No weights were written.") from error
+        seconds = time.perf_counter() - start
+        if chief and os.path.isdir(backup_dir) and not os.listdir(backup_dir):
+            os.rmdir(backup_dir)  # BackupAndRestore empties it when training completes
+        _io.replace_directory(os.path.join(out, "weights"),
+                              lambda d: model.save_weights(os.path.join(d, "model")))
+        metrics = {"model": args.model, "data": args.data, "epochs": args.epochs,
+                   "epochs_run": len(counter.epochs),
+                   "resumed_from_epoch": counter.epochs[0] if counter.epochs else args.epochs,
+                   "strategy": args.strategy, "replicas": strategy.num_replicas_in_sync,
+                   "train_seconds": round(seconds, 2),
+                   "num_parameters": int(sum(np.prod(v.shape)
+                                             for v in model.trainable_variables)),
+                   "history": {k: [float(v) for v in vs]
+                               for k, vs in history.history.items()}}
+        if config["model"] == "vae":
+            metrics.update(_vae_results(model, config, args, train_x, val_x, test_x,
+                                        dataset.test_labels, out))
+        else:
+            metrics.update({split: _evaluate(model, x, args.batch_size) for split, x in
+                            (("train", train_x), ("validation", val_x), ("test", test_x))})
+            if args.data in ("8gaussians", "checkerboard"):
+                entropy = data.toy_entropy(args.data)
+                metrics["true_entropy"] = entropy
+                metrics["kl_gap"] = metrics["test"]["nll"] - entropy
+            samples = np.asarray(model.sample(1000 if config["event_shape"] == [2] else 64,
+                                              seed=args.seed))
+            _figures(model, config, train_x, samples, out)
+        _io.write_json(os.path.join(out, "metrics.json"), metrics)
+        return metrics
+    finally:
+        if not chief:
+            shutil.rmtree(out, ignore_errors=True)
 
 
-def _vae_results(model, config, args, train_x, val_x, test_x, test_labels) -> dict:
+def _vae_results(model, config, args, train_x, val_x, test_x, test_labels, out) -> dict:
     from tfp_genmodels.vae import report
     from tfp_genmodels.vae.diagnostics import format_table
 
@@ -255,7 +333,7 @@ def _vae_results(model, config, args, train_x, val_x, test_x, test_labels) -> di
     levels = config["pixel_levels"]
     vmax = None if levels is None else (1.0 if config["likelihood"] == "bernoulli"
                                         else levels - 1)
-    report.write_figures(model, test_x, test_labels, args.out, vmax,
+    report.write_figures(model, test_x, test_labels, out, vmax,
                          f"VAE on {config['data']}")
     return results
 
@@ -287,6 +365,14 @@ def sample(args: argparse.Namespace) -> np.ndarray:
     return samples
 
 
+def export(args: argparse.Namespace) -> str:
+    from tfp_genmodels import export as export_module
+
+    model, _ = _load(args.run)
+    return export_module.save_for_serving(model, args.out, version=args.version,
+                                          overwrite=args.overwrite)
+
+
 # -- argument parsing ------------------------------------------------------------------
 class _Parser(argparse.ArgumentParser):
     """Bad options: one line on stderr, exit status 2 (no usage dump, no traceback)."""
@@ -295,14 +381,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
+def _integer(minimum: int, what: str):
+    """An argparse type: an integer ``>= minimum``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+    return parse
+
+
+_positive_int = _integer(1, "a positive integer")
+_nonnegative_int = _integer(0, "an integer >= 0")
 
 
 def _number(minimum: float, strict: bool, what: str):
@@ -365,6 +458,12 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--mnist-path", default=None,
                    help="a local mnist.npz instead of the Keras download")
     t.add_argument("--jit-compile", action="store_true", help="compile steps with XLA")
+    t.add_argument("--strategy", choices=STRATEGIES, default="default",
+                   help="tf.distribute strategy: one device, every local GPU (mirrored), or "
+                        "the cluster in TF_CONFIG (multiworker) [%(default)s]")
+    t.add_argument("--resume", action="store_true",
+                   help="continue the interrupted run in --out from its last backup (same "
+                        "options as the interrupted command)")
     t.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                    help="Keras verbosity: 1 progress bar, 2 one line per epoch "
                         "[%(default)s]")
@@ -397,6 +496,15 @@ def make_parser() -> argparse.ArgumentParser:
                    help="scale of the base distribution (Glow's T) [%(default)s]")
     s.add_argument("--seed", type=int, default=0, help="[%(default)s]")
     s.add_argument("--out", default=None, help="where to write [the run directory]")
+    e = sub.add_parser("export", help="write a trained run as a SavedModel for TF Serving",
+                       description="Rebuild a trained model from --run and write a SavedModel "
+                                   "with explicit signatures to --out/<version>/.")
+    e.add_argument("--run", required=True, help="a directory written by `train`")
+    e.add_argument("--out", required=True, help="the model's base directory (TF Serving's "
+                                                "--model_base_path)")
+    e.add_argument("--version", type=_nonnegative_int, default=1, help="[%(default)s]")
+    e.add_argument("--overwrite", action="store_true",
+                   help="replace an existing version directory")
     return parser
 
 
@@ -409,10 +517,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             test = metrics["test"]
             print(f"test NLL {test['nll']:.4f} nats, {test['bits_per_dim']:.4f} bits/dim; "
                   f"wrote {args.out}")
+        elif args.command == "export":
+            print(f"wrote {export(args)}")
         else:
             samples = sample(args)
             print(f"wrote {len(samples)} samples to {args.out or args.run}")
-    except (CLIError, ValueError, TypeError, ConnectionError, FileNotFoundError) as err:
+    except TrainingFailed as err:
+        print(f"tfp-genmodels: error: {err}", file=sys.stderr)
+        return 1
+    except (CLIError, ValueError, TypeError, ConnectionError, FileNotFoundError,
+            FileExistsError) as err:
         print(f"tfp-genmodels: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -89,8 +89,8 @@ def save_for_serving(model, path: str, version: int | None = None, overwrite: bo
         path = os.path.join(os.fspath(path), str(version))
     path = os.fspath(path)
     if os.path.exists(path) and not overwrite:
-        raise FileExistsError(f"{path} already exists; pass overwrite=True to replace it "
-                              f"or export a new `version`.")
+        raise FileExistsError(f"{path} already exists; pass overwrite=True (CLI: "
+                              f"--overwrite) to replace it, or export a new `version`.")
     if isinstance(model, FlowModel):
         signatures = flow_signatures(model, sample_temperature)
     elif isinstance(model, VAE):

@@ -211,9 +211,10 @@ class FlowModel(_saving.SavesAllVariables, keras.Model):
         return [self.loss_tracker, self.bits_per_dim_tracker]
 
     def _update_metrics(self, log_prob):
-        nll = -tf.reduce_mean(log_prob)
-        self.loss_tracker.update_state(nll)
-        self.bits_per_dim_tracker.update_state(nll / (self.num_dims * math.log(2.0)))
+        # Per-example values: an epoch's figure is the mean over examples, even when
+        # the last batch is smaller (or replicas' shares differ).
+        self.loss_tracker.update_state(-log_prob)
+        self.bits_per_dim_tracker.update_state(-log_prob / (self.num_dims * math.log(2.0)))
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, data):

@@ -292,9 +292,12 @@ class VAE(_saving.SavesAllVariables, keras.Model):
                   "kl": tf.reduce_mean(kl), "elbo": -tf.reduce_mean(reconstruction + kl)}
         return loss, values
 
-    def _update(self, values):
+    def _update(self, values, x):
+        # Each batch mean counts by its size, so an epoch's figure is the mean over
+        # examples even when the last batch is smaller (or replicas' shares differ).
+        size = tf.cast(tf.shape(x)[0], tf.float32)
         for key, value in values.items():
-            self.trackers[key].update_state(value)
+            self.trackers[key].update_state(value, sample_weight=size)
         return {k: m.result() for k, m in self.trackers.items()}
 
     def train_step(self, data):
@@ -302,12 +305,12 @@ class VAE(_saving.SavesAllVariables, keras.Model):
         with tf.GradientTape() as tape:
             loss, values = self._loss_and_metrics(x, self.current_beta())
         _training.checked_gradient_step(self, tape, loss)
-        return self._update(values)
+        return self._update(values, x)
 
     def test_step(self, data):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         _, values = self._loss_and_metrics(x, tf.constant(self.beta))
-        return self._update(values)
+        return self._update(values, x)
 
     def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
         """``keras.Model.fit``; a bare-array ``validation_data`` is accepted, and the

@@ -1,0 +1,84 @@
+"""Keras callbacks for crash-safe training.
+
+Pair :class:`NonFiniteLossGuard` with ``tf_keras.callbacks.BackupAndRestore``
+(guard first)::
+
+    backup = "runs/x/backup"
+    model.fit(x, epochs=100, callbacks=[
+        NonFiniteLossGuard(backup_dir=backup),
+        keras.callbacks.BackupAndRestore(backup)])
+
+A killed process resumes from the last backup when the same ``fit`` is run
+again; a non-finite loss stops training at once, before the backup (or
+anything else) could store the broken weights.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import tensorflow as tf
+import tf_keras as keras
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The training loss became NaN or infinite; raised by :class:`NonFiniteLossGuard`."""
+
+
+class NonFiniteLossGuard(keras.callbacks.Callback):
+    """Stops ``fit`` at the first step whose loss is not finite (TerminateOnNaN, strict).
+
+    Keras' ``TerminateOnNaN`` sets ``stop_training``, which still ends the
+    epoch: ``on_epoch_end`` callbacks such as ``BackupAndRestore`` or
+    ``ModelCheckpoint`` would then save the NaN weights over the last good
+    ones. This guard raises :class:`NonFiniteLossError` from
+    ``on_train_batch_end`` instead, so no later callback runs; the message
+    names the optimizer step, the epoch and batch, and the last good
+    checkpoint in ``backup_dir`` (the ``BackupAndRestore`` directory), if any.
+    List it before the callbacks that save.
+    """
+
+    def __init__(self, backup_dir: str | None = None):
+        super().__init__()
+        self.backup_dir = backup_dir
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is None or math.isfinite(float(loss)):
+            return
+        step = int(self.model.optimizer.iterations.numpy())
+        raise NonFiniteLossError(
+            f"the training loss became {float(loss)} at step {step} (epoch {self._epoch + 1}, "
+            f"batch {batch + 1}); training stopped and nothing was saved after it. "
+            f"Last good checkpoint: {self.last_good_checkpoint() or 'none yet'}.")
+
+    def last_good_checkpoint(self) -> str | None:
+        return latest_backup(self.backup_dir) if self.backup_dir else None
+
+
+def latest_backup(backup_dir: str) -> str | None:
+    """The newest checkpoint that ``BackupAndRestore(backup_dir)`` left (in ``chief/``
+    or directly in the directory), or ``None``: the run finished or never saved."""
+    for directory in (os.path.join(backup_dir, "chief"), backup_dir):
+        if os.path.isdir(directory):
+            found = tf.train.latest_checkpoint(directory)
+            if found:
+                return found
+    return None
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Records the epochs that ran in this process (after ``BackupAndRestore``
+    resumes a run, the first is the epoch it resumed at)."""
+
+    def __init__(self):
+        super().__init__()
+        self.epochs: list[int] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch)
