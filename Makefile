@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: test demo bench install clean
+.PHONY: test demo docs bench install clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -30,7 +30,19 @@ demo: $(STAMP)
 	$(DEMO) sample --run runs/demo/digits_glow -n 64 --temperature 0.7 --out runs/demo/digits_glow/T0.7
 	$(DEMO) train --model vae --data digits --latent-dim 2 --epochs 100 --batch-size 64 \
 		--hidden-units 256,256 --verbose 2 --out runs/demo/digits_vae
-	@echo "make demo: wrote runs/demo/ (metrics.json, figures, weights per run)"
+	for run in moons digits_glow digits_vae; do \
+		$(DEMO) export --run runs/demo/$$run --out runs/demo/serving/$$run --version 1 \
+			--overwrite || exit 1; done
+	@echo "make demo: wrote runs/demo/ (metrics.json, figures, weights per run; SavedModels in runs/demo/serving/)"
+
+# The documentation site (MkDocs): site/. Fails on any warning.
+DOCS_STAMP := $(VENV)/.docs-stamp
+$(DOCS_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e ".[docs]"
+	touch $(DOCS_STAMP)
+
+docs: $(DOCS_STAMP)
+	$(PY) -m mkdocs build --strict --site-dir site
 
 bench: $(STAMP)
 	$(PY) bench/logdet_scaling.py
@@ -40,4 +52,4 @@ bench: $(STAMP)
 	$(PY) bench/vae.py
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache runs
+	rm -rf $(VENV) *.egg-info .pytest_cache runs site

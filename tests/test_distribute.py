@@ -1,4 +1,4 @@
-"""tf.distribute: MirroredStrategy over two CPUs, MultiWorkerMirroredStrategy over two processes."""
+"""tf.distribute: MirroredStrategy on two CPUs; MultiWorkerMirroredStrategy, two processes."""
 
 from __future__ import annotations
 

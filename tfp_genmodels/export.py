@@ -47,16 +47,22 @@ from __future__ import annotations
 
 import math
 import os
+from typing import TYPE_CHECKING
 
 import tensorflow as tf
 
 from tfp_genmodels import _io
 
+if TYPE_CHECKING:
+    from tfp_genmodels.flows import FlowModel
+    from tfp_genmodels.vae import VAE
+
 #: The stateless seed of every estimate that needs noise in an export.
 SEED = (20240, 1)
 
 
-def save_for_serving(model, path: str, version: int | None = None, overwrite: bool = False,
+def save_for_serving(model: "FlowModel | VAE", path: str, version: int | None = None,
+                     overwrite: bool = False,
                      *, log_likelihood_samples: int = 100, encode_samples: int = 64,
                      sample_temperature: float = 1.0) -> str:
     """Writes ``model`` as a SavedModel for TF Serving; returns the directory written.

@@ -6,10 +6,13 @@ Static (Python-time) checks only: they cost nothing inside a traced graph.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Sequence, Union
 
 import numpy as np
 import tensorflow as tf
+
+#: What a parameter accepts: anything ``tf.convert_to_tensor`` takes.
+TensorLike = Union[tf.Tensor, tf.Variable, np.ndarray, float, Sequence[float]]
 
 
 def event_shape_arg(event_shape: Sequence[int] | tf.TensorShape,

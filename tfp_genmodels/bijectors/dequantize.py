@@ -29,6 +29,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_genmodels.bijectors import _validation
+from tfp_genmodels.bijectors._validation import TensorLike
 
 tfb = tfp.bijectors
 
@@ -74,7 +75,8 @@ class Dequantize(tfb.Bijector):
         return tf.constant(math.log(self._num_levels), x.dtype)
 
 
-def uniform_dequantize(x: tf.Tensor, seed=None, dtype: tf.DType = tf.float32) -> tf.Tensor:
+def uniform_dequantize(x: tf.Tensor, seed: TensorLike | None = None,
+                       dtype: tf.DType = tf.float32) -> tf.Tensor:
     """Returns ``x + u``, ``u ~ U[0, 1)`` elementwise, for integer-valued ``x``.
 
     Args:

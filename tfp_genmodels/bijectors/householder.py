@@ -5,6 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_genmodels.bijectors._validation import TensorLike
 from tfp_genmodels.bijectors._params import (
     check_same_event_size, check_vector_param, convert_params)
 
@@ -32,7 +33,7 @@ class Householder(tfb.Bijector):
       Householder Flow. 2016. arXiv:1611.09630.
     """
 
-    def __init__(self, v, validate_args: bool = False, name: str = "householder"):
+    def __init__(self, v: TensorLike, validate_args: bool = False, name: str = "householder"):
         parameters = dict(locals())
         with tf.name_scope(name) as scope_name:
             dtype, p = convert_params({"v": v})

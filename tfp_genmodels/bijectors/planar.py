@@ -5,6 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_genmodels.bijectors._validation import TensorLike
 from tfp_genmodels.bijectors._params import (
     check_same_event_size, check_vector_param, convert_params)
 
@@ -41,7 +42,8 @@ class Planar(tfb.Bijector):
       arXiv:1505.05770.
     """
 
-    def __init__(self, u, w, b, validate_args: bool = False, name: str = "planar"):
+    def __init__(self, u: TensorLike, w: TensorLike, b: TensorLike,
+                 validate_args: bool = False, name: str = "planar"):
         parameters = dict(locals())
         with tf.name_scope(name) as scope_name:
             dtype, p = convert_params({"u": u, "w": w, "b": b})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_genmodels.bijectors._validation import TensorLike
 from tfp_genmodels.bijectors._params import (
     check_same_event_size, check_vector_param, convert_params)
 
@@ -47,7 +48,8 @@ class Radial(tfb.Bijector):
       arXiv:1505.05770.
     """
 
-    def __init__(self, center, alpha, beta, validate_args: bool = False,
+    def __init__(self, center: TensorLike, alpha: TensorLike, beta: TensorLike,
+                 validate_args: bool = False,
                  name: str = "radial"):
         parameters = dict(locals())
         with tf.name_scope(name) as scope_name:

@@ -33,8 +33,12 @@ class SplineCoupling(CouplingBijector):
       event_shape: ``[D]`` or ``[H, W, C]``.
       num_bins: number of bins ``K`` (positive int).
       bound: ``B``, half-width of the spline's interval.
-      mask, flip_mask, conditioner, hidden_units, context_shape, dtype: as in
-        :class:`AffineCoupling`.
+      mask: as in :class:`AffineCoupling`.
+      flip_mask: as in :class:`AffineCoupling`.
+      conditioner: as in :class:`AffineCoupling`.
+      hidden_units: as in :class:`AffineCoupling`.
+      context_shape: as in :class:`AffineCoupling`.
+      dtype: as in :class:`AffineCoupling`.
 
     References:
       Durkan, Bekasov, Murray & Papamakarios. Neural Spline Flows. 2019.

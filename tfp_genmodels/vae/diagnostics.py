@@ -15,17 +15,24 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
+
+from tfp_genmodels.bijectors._validation import TensorLike
+
+if TYPE_CHECKING:
+    from tfp_genmodels.vae.model import VAE
 
 tfd = tfp.distributions
 
 ACTIVE_THRESHOLD = 0.01
 
 
-def diagnostics(model, x, num_samples: int = 16, threshold: float = ACTIVE_THRESHOLD) -> dict:
+def diagnostics(model: "VAE", x: TensorLike, num_samples: int = 16,
+                threshold: float = ACTIVE_THRESHOLD) -> dict:
     """Active units, per-dimension activity and KL, and the mutual information.
 
     Args:

@@ -16,6 +16,8 @@ forward log-dets: no inverse is needed to train.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -41,7 +43,7 @@ class Posterior(keras.layers.Layer):
     """
 
     def __init__(self, kind: str, latent_dim: int, num_flow_steps: int = 4,
-                 hidden_units=(64, 64), context_dim: int = 32, **kwargs):
+                 hidden_units: Sequence[int] = (64, 64), context_dim: int = 32, **kwargs):
         super().__init__(**kwargs)
         if kind not in POSTERIORS:
             raise ValueError(f"`posterior` must be one of {POSTERIORS}; got {kind!r}.")

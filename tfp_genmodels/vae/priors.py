@@ -32,7 +32,8 @@ class Prior(keras.layers.Layer):
       num_components: mixture components / VampPrior pseudo-inputs ``K``.
       event_shape: data shape (VampPrior pseudo-inputs).
       encode_base: ``x -> q_0(z|x)`` (VampPrior).
-      flow_layers, hidden_units: the flow prior's couplings and widths.
+      flow_layers: the flow prior's number of couplings.
+      hidden_units: the flow prior's conditioner widths.
     """
 
     def __init__(self, kind: str, latent_dim: int, num_components: int = 10,
