@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+pytestmark = pytest.mark.xdist_group(name="distribute")  # one worker runs the script once
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def mirrored(tmp_path_factory):
     out = tmp_path_factory.mktemp("mirrored") / "results.json"
     subprocess.run([sys.executable, os.path.join(HERE, "distributed_script.py"), str(out)],

@@ -79,11 +79,13 @@ def _models():
     return cases
 
 
-# One worker builds the exports and runs the serving process once (pytest-xdist).
-pytestmark = pytest.mark.xdist_group("export")
+# One worker builds the exports and runs the serving process once: the group keeps
+# these tests on one pytest-xdist worker, and session scope survives other modules'
+# tests interleaved between them there (a module-scoped fixture would be rebuilt).
+pytestmark = pytest.mark.xdist_group(name="export")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def served(tmp_path_factory):
     """Exports every case, then runs every signature in one TensorFlow-only process."""
     root = tmp_path_factory.mktemp("export")
