@@ -16,7 +16,7 @@ $(STAMP): setup.cfg pyproject.toml
 
 install: $(STAMP)
 
-PYTEST_ARGS ?= -n 2 --dist loadgroup --durations=15
+PYTEST_ARGS ?= -n 2 --durations=15
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -79,16 +79,8 @@ def _models():
     return cases
 
 
-# One worker builds the exports and runs the serving process once: the group keeps
-# these tests on one pytest-xdist worker, and session scope survives other modules'
-# tests interleaved between them there (a module-scoped fixture would be rebuilt).
-pytestmark = pytest.mark.xdist_group(name="export")
-
-
-@pytest.fixture(scope="session")
-def served(tmp_path_factory):
+def _serve(root):
     """Exports every case, then runs every signature in one TensorFlow-only process."""
-    root = tmp_path_factory.mktemp("export")
     cases = _models()
     calls, keys = [], []
     for name, (model, inputs, _) in cases.items():
@@ -107,11 +99,21 @@ def served(tmp_path_factory):
     report = json.loads(out.read_text())
     outputs = {key: {k: np.load(p) for k, p in report["results"][str(i)].items()}
                for i, key in enumerate(keys)}
-    return cases, outputs, report, root
+    return cases, outputs, report
 
 
-def test_loads_without_tfp_keras_or_this_package(served):
-    _, _, report, root = served
+def test_exports_run_with_tensorflow_alone_and_match_the_model(tmp_path):
+    # One test, because building the exports and starting the serving process
+    # dominates its time (pytest-xdist would repeat a shared fixture per worker).
+    cases, outputs, report = _serve(tmp_path)
+    _check_loaded_without_tfp_keras_or_this_package(report, tmp_path)
+    _check_served_numbers_equal_the_in_process_model(cases, outputs)
+    _check_served_samples_come_from_the_model(cases, outputs)
+    _check_served_pixel_flow_rejects_out_of_range_pixels(tmp_path)
+    _check_saved_model_cli_lists_the_signatures(tmp_path)
+
+
+def _check_loaded_without_tfp_keras_or_this_package(report, root):
     assert report["leaked_modules"] == []
     flow = ["bits_per_dim", "log_prob", "sample", "serving_default"]
     vae_sigs = ["decode", "elbo", "encode", "log_likelihood", "reconstruct", "sample",
@@ -122,8 +124,7 @@ def test_loads_without_tfp_keras_or_this_package(served):
         assert report["signatures"][str(root / name / "1")] == vae_sigs
 
 
-def test_served_numbers_equal_the_in_process_model(served):
-    cases, outputs, _, _ = served
+def _check_served_numbers_equal_the_in_process_model(cases, outputs):
     for name, (_, _, expected) in cases.items():
         for signature, values in expected.items():
             for key, value in values.items():
@@ -132,8 +133,7 @@ def test_served_numbers_equal_the_in_process_model(served):
                                            err_msg=f"{name}.{signature}:{key}")
 
 
-def test_served_samples_come_from_the_model(served):
-    cases, outputs, _, _ = served
+def _check_served_samples_come_from_the_model(cases, outputs):
     assert outputs[("conditional", "sample")]["samples"].shape == (5, 2)
     glow_samples = outputs[("glow", "sample")]["samples"]
     assert glow_samples.shape == (6, 8, 8, 1)
@@ -153,19 +153,16 @@ def test_served_samples_come_from_the_model(served):
                                atol=4 * np.std(z, axis=0).max() / np.sqrt(64))
 
 
-def test_served_pixel_flow_rejects_out_of_range_pixels(served):
-    _, _, _, root = served
+def _check_served_pixel_flow_rejects_out_of_range_pixels(root):
     loaded = tf.saved_model.load(str(root / "glow" / "1"))
     bad = DIGITS.test.x[:2] * 2.0  # integer pixels up to 32 > 16
     with pytest.raises(tf.errors.InvalidArgumentError, match="integer pixels in"):
         loaded.signatures["log_prob"](x=tf.constant(bad))
 
 
-def test_saved_model_cli_lists_the_signatures(served):
-    _, _, _, root = served
+def _check_saved_model_cli_lists_the_signatures(root):
     cli = shutil.which("saved_model_cli", path=os.path.dirname(sys.executable))
-    if cli is None:
-        pytest.skip("saved_model_cli is not installed beside this Python")
+    assert cli is not None, "saved_model_cli (installed with tensorflow) is missing"
     shown = subprocess.run([cli, "show", "--dir", str(root / "glow" / "1"), "--all"],
                            capture_output=True, text=True, timeout=120, check=True).stdout
     for signature in ("log_prob", "bits_per_dim", "sample", "serving_default"):
