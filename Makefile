@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(PY) bench/digits.py
 	$(PY) bench/speed.py
 	$(PY) bench/vae.py
+	$(PY) bench/serving.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache runs site

@@ -79,5 +79,7 @@ def test_cli_multiworker_two_processes_matches_one_process(tmp_path):
     assert len(multi["history"]["loss"]) == 4
     # Only the chief wrote the run directory (worker 1 wrote to scratch space).
     assert sorted(os.listdir(tmp_path)) == ["multi", "single"]
-    # Same global batch, same data: the same model up to data order and summation order.
-    assert abs(multi["test"]["nll"] - one["test"]["nll"]) < 0.05
+    # Same seed, so the same shuffled global batches, split between the workers: the
+    # same training up to the order of floating-point sums (measured: identical).
+    np.testing.assert_allclose(multi["history"]["loss"], one["history"]["loss"], rtol=1e-4)
+    assert abs(multi["test"]["nll"] - one["test"]["nll"]) < 1e-3

@@ -82,6 +82,20 @@ def save_for_serving(model: "FlowModel | VAE", path: str, version: int | None = 
 
     The export is written to a temporary directory beside the target and
     renamed into place, so TF Serving (or a crash) never sees half of one.
+
+    Example:
+
+    >>> import tempfile
+    >>> import tensorflow as tf
+    >>> from tfp_genmodels import export, flows
+    >>> model = flows.RealNVP(event_shape=(2,), num_layers=2, hidden_units=(8,))
+    >>> path = export.save_for_serving(model, tempfile.mkdtemp(), version=1)
+    >>> served = tf.saved_model.load(path)
+    >>> sorted(served.signatures)
+    ['bits_per_dim', 'log_prob', 'sample', 'serving_default']
+    >>> log_prob = served.signatures["log_prob"]
+    >>> log_prob(x=tf.zeros([3, 2]))["log_prob"].shape
+    TensorShape([3])
     """
     from tfp_genmodels.flows import FlowModel
     from tfp_genmodels.vae import VAE
