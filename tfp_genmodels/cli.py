@@ -236,13 +236,61 @@ def _check_resume(args: argparse.Namespace, backup_dir: str) -> None:
                                    for k in changed) + ".")
 
 
-def train(args: argparse.Namespace) -> dict:
-    """Trains, evaluates, and writes the run directory; returns the metrics."""
+def _splits(args: argparse.Namespace, dataset: Dataset, config: dict):
+    """The arrays (or dataset) to fit on, and the train / validation / test arrays."""
+    train_x, val_x, test_x = (_as_model_input(x, config) for x in dataset[:3])
+    if config["model"] == "vae" and config["likelihood"] == "bernoulli":
+        # Binary MNIST: dynamic binarisation for training, fixed draws to evaluate.
+        fit_x = data.dynamic_binarization(train_x, seed=args.seed).shuffle(
+            10000, seed=args.seed).batch(args.batch_size)
+        return (fit_x, data.fixed_binarization(train_x[:10000], seed=args.seed + 3),
+                data.fixed_binarization(val_x, seed=args.seed + 1),
+                data.fixed_binarization(test_x, seed=args.seed + 2))
+    return train_x, train_x, val_x, test_x
+
+
+def _fit(model, args: argparse.Namespace, fit_x, val_x, backup_dir: str):
+    """``fit`` with a ``BackupAndRestore`` backup and the non-finite-loss guard.
+
+    Returns the history and the epochs run in this process.
+    """
     import tensorflow as tf
     import tf_keras as keras
 
-    from tfp_genmodels import _distribute
     from tfp_genmodels.callbacks import EpochRecorder, NonFiniteLossError, NonFiniteLossGuard
+
+    epochs = EpochRecorder()
+    callbacks = [NonFiniteLossGuard(backup_dir), keras.callbacks.BackupAndRestore(backup_dir),
+                 epochs]
+    try:
+        history = model.fit(fit_x, validation_data=val_x, epochs=args.epochs,
+                            batch_size=(None if isinstance(fit_x, tf.data.Dataset)
+                                        else args.batch_size),
+                            callbacks=callbacks, verbose=args.verbose)
+    except NonFiniteLossError as error:
+        raise TrainingFailed(f"{error} Lower --learning-rate; --resume continues from "
+                             "that checkpoint. No weights were written.") from error
+    return history, epochs.epochs
+
+
+def _flow_results(model, config, args, train_x, val_x, test_x, out) -> dict:
+    results = {split: _evaluate(model, x, args.batch_size) for split, x in
+               (("train", train_x), ("validation", val_x), ("test", test_x))}
+    if args.data in ("8gaussians", "checkerboard"):
+        entropy = data.toy_entropy(args.data)
+        results["true_entropy"] = entropy
+        results["kl_gap"] = results["test"]["nll"] - entropy
+    samples = np.asarray(model.sample(1000 if config["event_shape"] == [2] else 64,
+                                      seed=args.seed))
+    _figures(model, config, train_x, samples, out)
+    return results
+
+
+def train(args: argparse.Namespace) -> dict:
+    """Trains, evaluates, and writes the run directory; returns the metrics."""
+    import tf_keras as keras
+
+    from tfp_genmodels import _distribute
 
     strategy = _distribute.make_strategy(args.strategy)
     backup_dir = os.path.join(args.out, "backup")
@@ -259,38 +307,20 @@ def train(args: argparse.Namespace) -> dict:
             model = build_model(config)
             model.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
                           jit_compile=args.jit_compile)
-        train_x, val_x, test_x = (_as_model_input(x, config) for x in dataset[:3])
-        fit_x = train_x
-        if config["model"] == "vae" and config["likelihood"] == "bernoulli":
-            # Binary MNIST: dynamic binarisation for training, fixed draws to evaluate.
-            fit_x = data.dynamic_binarization(train_x, seed=args.seed).shuffle(
-                10000, seed=args.seed).batch(args.batch_size)
-            val_x = data.fixed_binarization(val_x, seed=args.seed + 1)
-            test_x = data.fixed_binarization(test_x, seed=args.seed + 2)
-            train_x = data.fixed_binarization(train_x[:10000], seed=args.seed + 3)
+        fit_x, train_x, val_x, test_x = _splits(args, dataset, config)
         os.makedirs(out, exist_ok=True)
         _io.write_json(os.path.join(out, "config.json"), config)
         _io.write_json(os.path.join(out, "train_args.json"), _training_arguments(args))
-        counter = EpochRecorder()
-        callbacks = [NonFiniteLossGuard(backup_dir), keras.callbacks.BackupAndRestore(backup_dir),
-                     counter]
         start = time.perf_counter()
-        try:
-            history = model.fit(fit_x, validation_data=val_x, epochs=args.epochs,
-                                batch_size=(None if isinstance(fit_x, tf.data.Dataset)
-                                            else args.batch_size),
-                                callbacks=callbacks, verbose=args.verbose)
-        except NonFiniteLossError as error:
-            raise TrainingFailed(f"{error} Lower --learning-rate; --resume continues from "
-                                 "that checkpoint. No weights were written.") from error
+        history, epochs = _fit(model, args, fit_x, val_x, backup_dir)
         seconds = time.perf_counter() - start
         if chief and os.path.isdir(backup_dir) and not os.listdir(backup_dir):
             os.rmdir(backup_dir)  # BackupAndRestore empties it when training completes
         _io.replace_directory(os.path.join(out, "weights"),
                               lambda d: model.save_weights(os.path.join(d, "model")))
         metrics = {"model": args.model, "data": args.data, "epochs": args.epochs,
-                   "epochs_run": len(counter.epochs),
-                   "resumed_from_epoch": counter.epochs[0] if counter.epochs else args.epochs,
+                   "epochs_run": len(epochs),
+                   "resumed_from_epoch": epochs[0] if epochs else args.epochs,
                    "strategy": args.strategy, "replicas": strategy.num_replicas_in_sync,
                    "train_seconds": round(seconds, 2),
                    "num_parameters": int(sum(np.prod(v.shape)
@@ -298,18 +328,10 @@ def train(args: argparse.Namespace) -> dict:
                    "history": {k: [float(v) for v in vs]
                                for k, vs in history.history.items()}}
         if config["model"] == "vae":
-            metrics.update(_vae_results(model, config, args, train_x, val_x, test_x,
-                                        dataset.test_labels, out))
+            metrics.update(_vae_results(model, config, args, train_x, val_x, test_x, out,
+                                        dataset.test_labels))
         else:
-            metrics.update({split: _evaluate(model, x, args.batch_size) for split, x in
-                            (("train", train_x), ("validation", val_x), ("test", test_x))})
-            if args.data in ("8gaussians", "checkerboard"):
-                entropy = data.toy_entropy(args.data)
-                metrics["true_entropy"] = entropy
-                metrics["kl_gap"] = metrics["test"]["nll"] - entropy
-            samples = np.asarray(model.sample(1000 if config["event_shape"] == [2] else 64,
-                                              seed=args.seed))
-            _figures(model, config, train_x, samples, out)
+            metrics.update(_flow_results(model, config, args, train_x, val_x, test_x, out))
         _io.write_json(os.path.join(out, "metrics.json"), metrics)
         return metrics
     finally:
@@ -317,7 +339,7 @@ def train(args: argparse.Namespace) -> dict:
             shutil.rmtree(out, ignore_errors=True)
 
 
-def _vae_results(model, config, args, train_x, val_x, test_x, test_labels, out) -> dict:
+def _vae_results(model, config, args, train_x, val_x, test_x, out, test_labels) -> dict:
     from tfp_genmodels.vae import report
     from tfp_genmodels.vae.diagnostics import format_table
 
