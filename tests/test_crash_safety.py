@@ -21,7 +21,7 @@ TRAIN = ["train", "--model", "realnvp", "--data", "moons", "--epochs", "8", "--n
          "--learning-rate", "1e-3", "--verbose", "0"]
 
 
-def _cli(*args, **kwargs):
+def _cli(*args):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     return [sys.executable, "-m", "tfp_genmodels.cli", *args], env
 

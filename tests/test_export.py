@@ -201,9 +201,9 @@ def test_a_failed_export_leaves_nothing_behind(tmp_path, monkeypatch):
 
 def test_bad_arguments(tmp_path):
     model = flows.RealNVP(event_shape=(2,), num_layers=2, hidden_units=(8,))
-    with pytest.raises(ValueError, match="`version` must be a non-negative int"):
+    with pytest.raises(ValueError, match="`version` must be an int >= 0; got -1"):
         export.save_for_serving(model, str(tmp_path), version=-1)
-    with pytest.raises(ValueError, match="`version`"):
+    with pytest.raises(ValueError, match="`version` must be an int >= 0; got '1'"):
         export.save_for_serving(model, str(tmp_path), version="1")
     with pytest.raises(TypeError, match="`model` must be a tfp_genmodels FlowModel or VAE"):
         export.save_for_serving(keras.Sequential([keras.layers.Dense(1)]), str(tmp_path / "x"))

@@ -5,21 +5,27 @@ The models need nothing special under a strategy: build and compile them in
 its share of the global batch and :func:`tfp_genmodels._training.checked_gradient_step`
 divides its gradient by the number of replicas, so the summed update is the
 gradient of the global-batch mean, as with one device.
+
+TensorFlow is imported inside :func:`make_strategy`, so the CLI can read
+:data:`STRATEGIES` for ``--help`` without loading it.
 """
 
 from __future__ import annotations
 
-import json
 import os
-
-import tensorflow as tf
 
 STRATEGIES = ("default", "mirrored", "multiworker")
 
 
-def make_strategy(name: str) -> tf.distribute.Strategy:
+def make_strategy(name: str):
     """``default``: one device; ``mirrored``: every local GPU (or the CPU);
-    ``multiworker``: the cluster in ``TF_CONFIG`` (one process per machine)."""
+    ``multiworker``: the cluster in ``TF_CONFIG`` (one process per machine).
+
+    Whether this process writes the outputs is ``strategy.extended.should_checkpoint``
+    (false only on non-chief workers).
+    """
+    import tensorflow as tf
+
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
@@ -30,14 +36,3 @@ def make_strategy(name: str) -> tf.distribute.Strategy:
                              "(the cluster and this process's task); it is not set.")
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"`strategy` must be one of {STRATEGIES}; got {name!r}.")
-
-
-def is_chief(strategy: tf.distribute.Strategy) -> bool:
-    """Whether this process writes the outputs: always, except on non-chief workers."""
-    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        return True
-    task = json.loads(os.environ["TF_CONFIG"]).get("task", {})
-    cluster = json.loads(os.environ["TF_CONFIG"]).get("cluster", {})
-    if "chief" in cluster:
-        return task.get("type") == "chief"
-    return task.get("type") == "worker" and int(task.get("index", 0)) == 0

@@ -24,18 +24,18 @@ def checked_gradient_step(model, tape: tf.GradientTape, loss: tf.Tensor) -> None
                          "a tf.compat.v1 template such as tfb.real_nvp_default_template). "
                          "Build the bijectors from Keras layers or tf.Variables held as "
                          "attributes.")
-    # Under tf.distribute each replica computes the mean over its share of the
-    # global batch and the optimizer *sums* the replicas' gradients; dividing by
-    # the number of replicas makes that sum the gradient of the global-batch mean
-    # (what Keras' compiled losses do with scale_loss_for_distribution).
     grads = tape.gradient(loss, variables)
     missing = [v.name for v, g in zip(variables, grads) if g is None]
     if missing:
         raise ValueError(f"These trainable variables get no gradient from the loss, so fit "
                          f"would never change them: {missing}.")
+    # Under tf.distribute each replica computes the mean over its share of the
+    # global batch and the optimizer *sums* the replicas' gradients; dividing by
+    # the number of replicas makes that sum the gradient of the global-batch mean
+    # (what Keras' compiled losses do with scale_loss_for_distribution).
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     if replicas > 1:
-        grads = [g / tf.cast(replicas, g.dtype) for g in grads]
+        grads = [tf.math.scalar_mul(1.0 / replicas, g) for g in grads]  # IndexedSlices too
     model.optimizer.apply_gradients(zip(grads, variables))
 
 

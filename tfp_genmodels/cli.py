@@ -40,12 +40,12 @@ from typing import NamedTuple, Sequence
 import numpy as np
 
 from tfp_genmodels import _io, data
+from tfp_genmodels._distribute import STRATEGIES, make_strategy
 
 MODELS = ("nice", "realnvp", "spline", "maf", "iaf", "glow", "vae")
 FLOW_MODELS = MODELS[:-1]
 IMAGE_ONLY_MODELS = ("glow",)
 DATASETS = data.TOY_DENSITIES + ("digits", "mnist")
-STRATEGIES = ("default", "mirrored", "multiworker")  # tfp_genmodels._distribute's
 
 
 class CLIError(Exception):
@@ -290,12 +290,10 @@ def train(args: argparse.Namespace) -> dict:
     """Trains, evaluates, and writes the run directory; returns the metrics."""
     import tf_keras as keras
 
-    from tfp_genmodels import _distribute
-
-    strategy = _distribute.make_strategy(args.strategy)
+    strategy = make_strategy(args.strategy)
     backup_dir = os.path.join(args.out, "backup")
     _check_resume(args, backup_dir)
-    chief = _distribute.is_chief(strategy)
+    chief = strategy.extended.should_checkpoint  # false on non-chief workers only
     # Non-chief workers compute what the chief does (evaluation is collective)
     # but write to a scratch directory.
     out = args.out if chief else tempfile.mkdtemp(prefix="tfp-genmodels-worker-")

@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING
 import tensorflow as tf
 
 from tfp_genmodels import _io
+from tfp_genmodels.bijectors import _validation
 
 if TYPE_CHECKING:
     from tfp_genmodels.flows import FlowModel
@@ -103,9 +104,7 @@ def save_for_serving(model: "FlowModel | VAE", path: str, version: int | None = 
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"`path` must be a directory path; got {type(path).__name__}.")
     if version is not None:
-        if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-            raise ValueError(f"`version` must be a non-negative int (TF Serving's version "
-                             f"directories are numbers); got {version!r}.")
+        version = _validation.nonnegative_int_arg(version, "version")
         path = os.path.join(os.fspath(path), str(version))
     path = os.fspath(path)
     if os.path.exists(path) and not overwrite:
@@ -154,31 +153,24 @@ def flow_signatures(model, sample_temperature: float = 1.0) -> dict:
                 tf.debugging.assert_less_equal(x, top, message=message)]):
             return tf.identity(x)
 
+    # Inputs: x, and the context of a conditional flow (the signature names come
+    # from the specs' names).
+    specs = [x_spec] + ([_spec(model.context_shape, "context")] if conditional else [])
+
+    def score(x, context=None):
+        return model.log_prob(checked(x), context, seed=_seed())
+
+    log_prob = tf.function(lambda *inputs: {"log_prob": score(*inputs)},
+                           input_signature=specs)
+    bits_per_dim = tf.function(lambda *inputs: {"bits_per_dim": -score(*inputs) / log2},
+                               input_signature=specs)
     if conditional:
-        c_spec = _spec(model.context_shape, "context")
-
-        @tf.function(input_signature=[x_spec, c_spec])
-        def log_prob(x, context):
-            return {"log_prob": model.log_prob(checked(x), context, seed=_seed())}
-
-        @tf.function(input_signature=[x_spec, c_spec])
-        def bits_per_dim(x, context):
-            return {"bits_per_dim": -model.log_prob(checked(x), context, seed=_seed()) / log2}
-
-        @tf.function(input_signature=[c_spec])
+        @tf.function(input_signature=specs[1:])
         def sample(context):
             n = tf.shape(context)[0]
             return {"samples": model.sample(n, context=context,
                                             temperature=sample_temperature)}
     else:
-        @tf.function(input_signature=[x_spec])
-        def log_prob(x):
-            return {"log_prob": model.log_prob(checked(x), seed=_seed())}
-
-        @tf.function(input_signature=[x_spec])
-        def bits_per_dim(x):
-            return {"bits_per_dim": -model.log_prob(checked(x), seed=_seed()) / log2}
-
         @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="num_samples")])
         def sample(num_samples):
             return {"samples": model.sample(num_samples, temperature=sample_temperature)}
