@@ -136,3 +136,12 @@ def test_train_and_sample_a_vae(tmp_path, capsys):
     assert {"active_units", "mutual_information"} <= set(metrics["diagnostics"])
     assert cli.main(["sample", "--run", out, "-n", "6"]) == 0
     assert np.load(os.path.join(out, "samples.npy")).shape == (6, 8, 8, 1)
+
+
+def test_multiworker_without_tf_config_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    out = str(tmp_path / "run")
+    assert cli.main(["train", "--strategy", "multiworker", "--out", out, *TINY]) == 2
+    assert "--strategy multiworker needs the TF_CONFIG environment variable" in (
+        capsys.readouterr().err)
+    assert not os.path.exists(out)  # nothing written
