@@ -9,7 +9,23 @@ unknown batch dimension (and XLA):
 * ``fldj(x) = -ildj(forward(x))``;
 * ``fldj(x) = log|det J(x)|`` with ``J`` the autodiff Jacobian
   (``batch_jacobian`` of the flattened event), and likewise the inverse;
-* finite outputs, output shapes, ``forward_event_shape`` round trip.
+* finite outputs, output shapes, ``forward_event_shape`` round trip;
+
+and what TFP holds its own bijectors to (``bijector_properties_test.py``,
+``bijector_test_util.py``):
+
+* TFP's bijector cache: a second instance built the same way, with other
+  variable values, gives its own results for the very same input tensor
+  object, in eager mode and inside one ``tf.function``;
+* every trainable variable and the input get a gradient through ``forward``
+  and ``inverse``, and every log-det gradient is finite; a bijector that
+  declares ``is_constant_jacobian`` has a log-det that does not depend on x;
+* each variable is read at most once per method (TFP's variable-usage rule);
+* ``forward_dtype`` / ``inverse_dtype`` match the outputs;
+* ``experimental_batch_shape`` is the parameters' batch shape, and a
+  ``TransformedDistribution`` on the bijector samples and scores with it;
+* scalar bijectors: ``_is_increasing`` agrees with the sign of dy/dx, and the
+  log-det is the change of measure (TFP's ``assert_scalar_congruency``).
 """
 
 from __future__ import annotations
@@ -18,6 +34,7 @@ from typing import Callable
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_probability as tfp
 
 TOLERANCES = {
     tf.float32: dict(value=2e-4, ldj=2e-3),
@@ -88,6 +105,145 @@ def _check_other_batch_shapes(bij, xt, y, fldj, kw, event_ndims, tol, name):
            f"{name} 2 batch dims fldj")
 
 
+def _check_cache_identity(make, bij, xt, kw, event_ndims, tol, name):
+    """Two instances, other variable values, one input tensor object: their own results.
+
+    TFP's cache is keyed on bijector equality; instances that compare equal
+    would answer each other's lookups (issue: two models sharing the cache).
+    """
+    twin = make(xt.dtype)
+    perturb_variables(twin, scale=0.1, seed=1)
+    methods = {
+        "forward": lambda b, t: b.forward(t, **kw),
+        "inverse": lambda b, t: b.inverse(t, **kw),
+        "fldj": lambda b, t: b.forward_log_det_jacobian(t, event_ndims=event_ndims, **kw),
+        "ildj": lambda b, t: b.inverse_log_det_jacobian(t, event_ndims=event_ndims, **kw),
+    }
+    y = bij.forward(tf.identity(xt), **kw)
+    for method, call in methods.items():
+        arg = y if method in ("inverse", "ildj") else xt
+        expected = [call(b, tf.identity(arg)) for b in (bij, twin)]
+        shared = tf.identity(arg)  # one tensor object for both
+        eager = [call(b, shared) for b in (bij, twin)]
+        traced = tf.function(lambda t: [call(b, t) for b in (bij, twin)])(tf.identity(arg))
+        for got, what in ((eager, "eager"), (traced, "tf.function")):
+            for g, e, who in zip(got, expected, ("first", "second")):
+                _close(tf.broadcast_to(g, tf.shape(e)), e, tol["value"],
+                       f"{name} cache identity: {method} of the {who} instance ({what})")
+
+
+def _float_variables(bij):
+    return [v for v in bij.trainable_variables if v.dtype.is_floating]
+
+
+def _check_gradients(bij, xt, y, kw, event_ndims, name):
+    """TFP's ``assert_no_none_grad``: the input and every variable get a gradient."""
+    variables = _float_variables(bij)
+    for method, arg in (("forward", xt), ("inverse", y)):
+        arg = tf.identity(arg)
+        with tf.GradientTape() as tape:
+            tape.watch(arg)
+            out = getattr(bij, method)(arg + 0, **kw)
+        grads = tape.gradient(out, [arg, *variables])
+        missing = [v.name for v, g in zip(["input", *variables], grads) if g is None]
+        assert not missing, f"{name}: no gradient through {method} for {missing}"
+        for g in grads:
+            assert np.all(np.isfinite(tf.convert_to_tensor(g))), f"{name}: {method} grad"
+    for method, arg in (("forward_log_det_jacobian", xt), ("inverse_log_det_jacobian", y)):
+        arg = tf.identity(arg)
+        with tf.GradientTape() as tape:
+            tape.watch(arg)
+            ldj = getattr(bij, method)(arg + 0, event_ndims=event_ndims, **kw)
+        grads = tape.gradient(ldj, [arg, *variables])
+        for g in grads:
+            if g is not None:
+                assert np.all(np.isfinite(tf.convert_to_tensor(g))), f"{name}: {method} grad"
+        if bij.is_constant_jacobian and grads[0] is not None:
+            np.testing.assert_allclose(grads[0], 0.0, atol=1e-6,
+                                       err_msg=f"{name} declares is_constant_jacobian but "
+                                               f"its {method} depends on x")
+
+
+def count_variable_reads(fn: Callable, arg: tf.Tensor, variables) -> dict:
+    """``{variable name: number of reads}`` in the graph of ``fn(arg)``.
+
+    TFP's variable-usage rule (``assert_no_excessive_var_usage``): a method
+    reads each parameter once, so a value cannot change between two reads.
+    """
+    graph = tf.function(fn).get_concrete_function(arg).graph
+    internal = {id(ext): int_ for ext, int_ in graph.captures}
+    counts = {}
+    for v in variables:
+        placeholder = internal.get(id(v.handle))
+        if placeholder is None:
+            counts[v.name] = 0
+            continue
+        counts[v.name] = sum(1 for op in graph.get_operations()
+                             if op.type == "ReadVariableOp" and op.inputs[0] is placeholder)
+    return counts
+
+
+def _check_variable_usage(bij, xt, y, kw, event_ndims, name):
+    variables = _float_variables(bij)
+    if not variables:
+        return
+    methods = {
+        "forward": (xt, lambda t: bij.forward(t, **kw)),
+        "inverse": (y, lambda t: bij.inverse(t, **kw)),
+        "forward_log_det_jacobian": (
+            xt, lambda t: bij.forward_log_det_jacobian(t, event_ndims=event_ndims, **kw)),
+        "inverse_log_det_jacobian": (
+            y, lambda t: bij.inverse_log_det_jacobian(t, event_ndims=event_ndims, **kw)),
+    }
+    for method, (arg, fn) in methods.items():
+        counts = count_variable_reads(fn, tf.identity(arg), variables)
+        excessive = {k: c for k, c in counts.items() if c > 1}
+        assert not excessive, f"{name}: {method} reads variables more than once: {excessive}"
+
+
+def _check_batch_shape(bij, xt, y, kw, event_ndims, batch_shape, name):
+    """``experimental_batch_shape`` and a TransformedDistribution built on it."""
+    assert bij.experimental_batch_shape(x_event_ndims=event_ndims) == batch_shape, (
+        f"{name}: batch shape {bij.experimental_batch_shape(x_event_ndims=event_ndims)} "
+        f"!= {batch_shape}")
+    if kw:
+        return  # kwargs are per example; a distribution's sample has other shapes
+    event = xt.shape[1:]
+    base = tfp.distributions.Sample(
+        tfp.distributions.Normal(tf.zeros([], xt.dtype), 1.0), event)
+    dist = tfp.distributions.TransformedDistribution(base, bij)
+    assert dist.batch_shape == batch_shape, f"{name}: distribution batch {dist.batch_shape}"
+    sample = dist.sample(2, seed=(1, 2))
+    assert sample.shape == [2, *batch_shape, *bij.forward_event_shape(event)], (
+        f"{name}: sample shape {sample.shape}")
+    assert dist.log_prob(tf.identity(y)).shape == tf.broadcast_static_shape(
+        tf.TensorShape([xt.shape[0]]), tf.TensorShape(batch_shape)), f"{name}: log_prob"
+
+
+def _check_scalar(bij, xt, name, tol):
+    """Elementwise bijectors: ``_is_increasing`` and TFP's scalar congruency."""
+    if bij.forward_min_event_ndims != 0:
+        return
+    x = tf.identity(xt)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = bij.forward(x)
+    dydx = tape.gradient(y, x)
+    increasing = bool(bij._internal_is_increasing())  # raises if not implemented
+    assert bool(tf.reduce_all((dydx >= 0) if increasing else (dydx <= 0))), (
+        f"{name}: _is_increasing() is {increasing} but dy/dx = {dydx.numpy()}")
+    # Change of measure on [lo, hi] in the domain: (hi - lo) = int |dx/dy| dy.
+    lo, hi = float(tf.reduce_min(xt)), float(tf.reduce_max(xt))
+    y_lo, y_hi = (float(v) for v in bij.forward(tf.constant([lo, hi], xt.dtype)))
+    y_lo, y_hi = min(y_lo, y_hi), max(y_lo, y_hi)
+    ys = tf.constant(np.linspace(y_lo, y_hi, 20001), xt.dtype)
+    dx_dy = tf.broadcast_to(tf.exp(bij.inverse_log_det_jacobian(ys, event_ndims=0)), ys.shape)
+    trapezoid = getattr(np, "trapezoid", None) or np.trapz  # NumPy 2 renamed it
+    integral = trapezoid(dx_dy.numpy(), ys.numpy())
+    np.testing.assert_allclose(integral, hi - lo, rtol=max(1e-3, tol["ldj"]),
+                               err_msg=f"{name}: log-det is not the change of measure")
+
+
 def check_bijector(make: Callable[[tf.DType], object], x: np.ndarray, event_ndims: int,
                    kwargs: dict | None = None, dtypes=(tf.float32, tf.float64),
                    jit: bool = True, tolerance_scale: float = 1.0,
@@ -141,6 +297,16 @@ def check_bijector(make: Callable[[tf.DType], object], x: np.ndarray, event_ndim
 
         if not batched_parameters:
             _check_other_batch_shapes(bij, xt, y, fldj, kw, event_ndims, tol, name)
+
+        # TFP's contract (module docstring).
+        assert bij.forward_dtype(xt.dtype) == y.dtype, name
+        assert bij.inverse_dtype(y.dtype) == xt.dtype, name
+        _check_cache_identity(make, bij, xt, kw, event_ndims, tol, name)
+        _check_gradients(bij, xt, y, kw, event_ndims, name)
+        _check_variable_usage(bij, xt, y, kw, event_ndims, name)
+        _check_batch_shape(bij, xt, y, kw, event_ndims,
+                           [n] if batched_parameters else [], name)
+        _check_scalar(bij, xt, name, tol)
 
         # Unknown batch dimension under tf.function, with and without XLA.
         def round_trip(t, kw_t):

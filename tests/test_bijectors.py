@@ -35,8 +35,9 @@ def _factor_out_inner(dtype):
 
 
 def _params(dtype, *shapes):
+    """Variables, so that the checks can give a second instance other values."""
     rng = np.random.default_rng(7)
-    return [tf.constant(rng.normal(size=s), dtype) for s in shapes]
+    return [tf.Variable(rng.normal(size=s), dtype=dtype) for s in shapes]
 
 
 # name -> (factory(dtype), input [N, *event], event_ndims, kwargs, batched_parameters)

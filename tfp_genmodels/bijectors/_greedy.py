@@ -11,10 +11,12 @@ from __future__ import annotations
 import tensorflow_probability as tfp
 from tensorflow_probability.python.internal import cache_util
 
+from tfp_genmodels.bijectors._identity import StatefulBijector
+
 tfb = tfp.bijectors
 
 
-class GreedyLogDetBijector(tfb.Bijector):
+class GreedyLogDetBijector(StatefulBijector, tfb.Bijector):
     """Subclasses define ``_augmented_forward`` / ``_augmented_inverse``.
 
     Each returns ``(output, {"fldj": ..., "ildj": ...})``.

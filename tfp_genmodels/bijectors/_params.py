@@ -1,9 +1,18 @@
-"""Tensor-parameter handling for bijectors whose parameters are tensors (amortised)."""
+"""Tensor-parameter handling for bijectors whose parameters are tensors (amortised).
+
+``Planar``, ``Radial`` and ``Householder`` take their parameters as tensors
+that may carry batch dimensions (an encoder's per-example output). TFP reads
+the batch shape of such a bijector from ``_parameter_properties`` (each
+parameter's event rank), which :func:`parameter_properties` builds, and
+checks values behind ``validate_args`` in ``_parameter_control_dependencies``,
+which :func:`finite_assertions` serves.
+"""
 
 from __future__ import annotations
 
 import tensorflow as tf
 from tensorflow_probability.python.internal import dtype_util, tensor_util
+from tensorflow_probability.python.internal.parameter_properties import ParameterProperties
 
 
 def convert_params(names_and_values: dict, dtype=None) -> tuple[tf.DType, dict]:
@@ -15,6 +24,40 @@ def convert_params(names_and_values: dict, dtype=None) -> tuple[tf.DType, dict]:
                         f"got dtype {dtype.name}.")
     return dtype, {name: tensor_util.convert_nonref_to_tensor(value, dtype=dtype, name=name)
                    for name, value in names_and_values.items()}
+
+
+def parameter_properties(**event_ndims: int) -> dict:
+    """``{name: ParameterProperties(event_ndims)}`` for ``_parameter_properties``.
+
+    With it TFP infers the bijector's batch shape: a parameter of shape
+    ``[*batch, *event]`` contributes ``batch`` (``experimental_batch_shape``,
+    and the batch shape of a ``TransformedDistribution`` built on it).
+    """
+    return {name: ParameterProperties(event_ndims=ndims) for name, ndims in event_ndims.items()}
+
+
+def finite_assertions(bijector, is_init: bool, names: tuple[str, ...]) -> list:
+    """``validate_args`` checks that the named parameters hold finite values.
+
+    TFP's convention (``tfb.Scale``): at construction (``is_init=True``) check
+    the parameters that are tensors, at every call the ones that are
+    variables, whose values may have changed since.
+    """
+    if not bijector.validate_args:
+        return []
+    checks = []
+    for name in names:
+        value = getattr(bijector, f"_{name}")
+        if is_init != tensor_util.is_ref(value):
+            checks.append(tf.debugging.assert_all_finite(
+                tf.convert_to_tensor(value),
+                f"{type(bijector).__name__}: `{name}` must be finite."))
+    return checks
+
+
+def is_ref(value) -> bool:
+    """Whether ``value`` is a variable (its value may change between calls)."""
+    return tensor_util.is_ref(value)
 
 
 def check_vector_param(value, name: str) -> None:

@@ -9,11 +9,12 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_genmodels.bijectors import _validation
+from tfp_genmodels.bijectors._greedy import GreedyLogDetBijector
 
 tfb = tfp.bijectors
 
 
-class ActNorm(tfb.Bijector):
+class ActNorm(GreedyLogDetBijector):
     """Per-channel affine map with data-dependent initialisation (Glow's ActNorm).
 
     Channels are the last axis; for an event ``[H, W, C]`` (or ``[C]``, where
@@ -35,6 +36,11 @@ class ActNorm(tfb.Bijector):
     The parameters change at that first call, so anything computed earlier
     (including TFP's bijector cache of an earlier ``forward``, e.g. of a
     sample) refers to the old values: initialise before sampling.
+
+    The Jacobian is constant in ``x`` (``is_constant_jacobian``), so
+    ``TransformedDistribution.mean`` works through it. With
+    ``validate_args=True`` every call checks that ``loc`` and ``log_scale`` are
+    finite (a scale of 0 or inf is not invertible).
 
     Args:
       event_shape: ``[C]`` or ``[H, W, C]``.
@@ -60,12 +66,21 @@ class ActNorm(tfb.Bijector):
             self.log_scale = tf.Variable(tf.zeros([channels], dtype), name="log_scale")
             self.initialized = tf.Variable(False, trainable=False, name="initialized")
             super().__init__(forward_min_event_ndims=len(self._event_shape),
+                             is_constant_jacobian=True,
                              validate_args=validate_args, dtype=dtype,
                              parameters=parameters, name=scope_name)
 
     @property
     def event_shape(self) -> tuple[int, ...]:
         return self._event_shape
+
+    def _parameter_control_dependencies(self, is_init):
+        if not self.validate_args or is_init:
+            return []
+        return [tf.debugging.assert_all_finite(
+                    v, f"ActNorm: `{name}` must be finite (a scale of 0 or inf is not "
+                       "invertible).")
+                for name, v in (("loc", self.loc), ("log_scale", self.log_scale))]
 
     def initialize(self, y: tf.Tensor) -> None:
         """Sets ``loc`` and ``log_scale`` from the data batch ``y`` (data space)."""
@@ -87,21 +102,18 @@ class ActNorm(tfb.Bijector):
 
         tf.cond(self.initialized, lambda: tf.constant(False), init)
 
-    def _log_det(self, x):
+    def _log_det(self, x, log_scale):
         return _validation.constant_log_det(
-            x, len(self._event_shape), self._spatial_size * tf.reduce_sum(self.log_scale))
+            x, len(self._event_shape), self._spatial_size * tf.reduce_sum(log_scale))
 
-    def _forward(self, x):
+    def _augmented_forward(self, x):
         _validation.check_event_shape(x, self._event_shape, "x")
-        return x * tf.exp(self.log_scale) + self.loc
+        log_scale = tf.convert_to_tensor(self.log_scale)  # read once
+        fldj = self._log_det(x, log_scale)
+        return x * tf.exp(log_scale) + self.loc, {"fldj": fldj, "ildj": -fldj}
 
-    def _inverse(self, y):
+    def _augmented_inverse(self, y):
         self._maybe_initialize(y)
-        return (y - self.loc) * tf.exp(-self.log_scale)
-
-    def _forward_log_det_jacobian(self, x):
-        return self._log_det(x)
-
-    def _inverse_log_det_jacobian(self, y):
-        self._maybe_initialize(y)
-        return -self._log_det(y)
+        log_scale = tf.convert_to_tensor(self.log_scale)  # read once, after the init
+        ildj = -self._log_det(y, log_scale)
+        return (y - self.loc) * tf.exp(-log_scale), {"ildj": ildj, "fldj": -ildj}

@@ -48,6 +48,10 @@ class Dequantize(tfb.Bijector):
     the density of ``x + u``, whose mean over ``u`` lower-bounds
     ``log P(x)`` (module docstring).
 
+    Monotone increasing (``_is_increasing``), with a constant Jacobian. With
+    ``validate_args=True``, ``forward`` checks ``v`` in ``[0, 1]`` and
+    ``inverse`` checks ``y`` in ``[0, K]``.
+
     Args:
       num_levels: ``K``, the number of discrete values (256 for 8-bit pixels).
     """
@@ -61,15 +65,33 @@ class Dequantize(tfb.Bijector):
                              validate_args=validate_args, parameters=parameters,
                              name=scope_name)
 
+    @classmethod
+    def _parameter_properties(cls, dtype, num_classes=None):
+        return {}  # Python-number parameters only: scalar batch shape
+
     @property
     def num_levels(self) -> int:
         return self._num_levels
 
+    @classmethod
+    def _is_increasing(cls, **kwargs):
+        return True
+
+    def _range_checks(self, t, upper, name):
+        if not self.validate_args:
+            return []
+        message = f"Dequantize: `{name}` must lie in [0, {upper:g}]."
+        return [tf.debugging.assert_non_negative(t, message=message),
+                tf.debugging.assert_less_equal(t, tf.constant(upper, t.dtype),
+                                               message=message)]
+
     def _forward(self, x):
-        return x * tf.constant(self._num_levels, x.dtype)
+        with tf.control_dependencies(self._range_checks(x, 1.0, "x")):
+            return x * tf.constant(self._num_levels, x.dtype)
 
     def _inverse(self, y):
-        return y / tf.constant(self._num_levels, y.dtype)
+        with tf.control_dependencies(self._range_checks(y, float(self._num_levels), "y")):
+            return y / tf.constant(self._num_levels, y.dtype)
 
     def _forward_log_det_jacobian(self, x):
         return tf.constant(math.log(self._num_levels), x.dtype)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_genmodels.bijectors._validation import TensorLike
+from tfp_genmodels.bijectors._identity import StatefulBijector
 from tfp_genmodels.bijectors._params import (
-    check_same_event_size, check_vector_param, convert_params)
+    check_same_event_size, check_vector_param, convert_params, is_ref, parameter_properties)
+from tfp_genmodels.bijectors._validation import TensorLike
 
 tfb = tfp.bijectors
 
 
-class Householder(tfb.Bijector):
+class Householder(StatefulBijector, tfb.Bijector):
     """Householder reflection ``y = (I - 2 v v^T / |v|^2) x``.
 
     ::
@@ -24,6 +25,9 @@ class Householder(tfb.Bijector):
     A chain of K reflections with ``v`` amortised by the encoder gives a
     volume-preserving, full-covariance refinement of a diagonal Gaussian
     posterior.
+
+    ``v`` may carry batch dimensions (the bijector's batch shape; event rank
+    1). With ``validate_args=True``, ``v`` is checked to be non-zero and finite.
 
     Args:
       v: the reflection vector, ``[..., D]``, non-zero.
@@ -42,6 +46,20 @@ class Householder(tfb.Bijector):
             super().__init__(forward_min_event_ndims=1, is_constant_jacobian=True,
                              validate_args=validate_args, dtype=dtype,
                              parameters=parameters, name=scope_name)
+
+    @classmethod
+    def _parameter_properties(cls, dtype, num_classes=None):
+        return parameter_properties(v=1)
+
+    def _parameter_control_dependencies(self, is_init):
+        if not self.validate_args or is_init == is_ref(self._v):
+            return []
+        v = tf.convert_to_tensor(self._v)
+        return [tf.debugging.assert_all_finite(v, "Householder: `v` must be finite."),
+                tf.debugging.assert_positive(
+                    tf.reduce_sum(v * v, axis=-1),
+                    message="Householder: `v` must be non-zero (a reflection needs a "
+                            "normal vector).")]
 
     @property
     def v(self):

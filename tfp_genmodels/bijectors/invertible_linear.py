@@ -9,6 +9,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_genmodels.bijectors import _validation
+from tfp_genmodels.bijectors._greedy import GreedyLogDetBijector
 
 tfb = tfp.bijectors
 
@@ -43,7 +44,7 @@ def random_rotation(size: int, seed: int | None) -> np.ndarray:
     return q * np.sign(np.diag(r))
 
 
-class InvertibleLinear(tfb.Bijector):
+class InvertibleLinear(GreedyLogDetBijector):
     """Learned invertible linear map over the last axis, LU-factored.
 
     The weight is ``W = P L (U + diag(sign(s) * exp(log|s|)))`` with ``P`` a
@@ -59,6 +60,9 @@ class InvertibleLinear(tfb.Bijector):
     so the log-det costs O(C), not the O(C^3) of a dense determinant, and the
     inverse needs no matrix inverse. Initialised to a random rotation (or to
     ``initial_matrix``, factorised exactly).
+
+    Linear, so ``is_constant_jacobian``. With ``validate_args=True`` every call
+    checks that the factors are finite (``|s| = exp(log|s|) > 0`` then holds).
 
     Args:
       event_shape: ``[C]``, or ``[H, W, C]`` (a 1x1 convolution).
@@ -103,6 +107,7 @@ class InvertibleLinear(tfb.Bijector):
             self.log_abs_diag = tf.Variable(np.log(np.abs(diag)), dtype=dtype,
                                             trainable=trainable, name="log_abs_diag")
             super().__init__(forward_min_event_ndims=len(self._event_shape),
+                             is_constant_jacobian=True,
                              validate_args=validate_args, dtype=dtype,
                              parameters=parameters, name=scope_name)
 
@@ -110,47 +115,54 @@ class InvertibleLinear(tfb.Bijector):
     def event_shape(self) -> tuple[int, ...]:
         return self._event_shape
 
+    def _parameter_control_dependencies(self, is_init):
+        if not self.validate_args or is_init:
+            return []
+        return [tf.debugging.assert_all_finite(
+                    v, f"InvertibleLinear: `{name}` must be finite.")
+                for name, v in (("lower", self.lower), ("upper", self.upper),
+                                ("log_abs_diag", self.log_abs_diag))]
+
     def _factors(self):
-        """Returns ``(L, U')``: unit lower and upper triangular with the learned diagonal."""
+        """Reads each variable once: ``(L, U', log|s|)``, L unit lower and U' upper
+        triangular with the learned diagonal ``sign(s) exp(log|s|)``."""
         eye = tf.eye(self._event_shape[-1], dtype=self.dtype)
+        log_abs_diag = tf.convert_to_tensor(self.log_abs_diag)
         lower = self.lower * self._lower_mask + eye
         upper = (self.upper * tf.transpose(self._lower_mask)
-                 + tf.linalg.diag(self._sign * tf.exp(self.log_abs_diag)))
-        return lower, upper
+                 + tf.linalg.diag(self._sign * tf.exp(log_abs_diag)))
+        return lower, upper, log_abs_diag
 
     def weight(self) -> tf.Tensor:
         """The dense matrix ``W = P L U'`` (for inspection and tests)."""
-        lower, upper = self._factors()
+        lower, upper, _ = self._factors()
         return tf.gather(tf.matmul(lower, upper), self._inverse_perm, axis=0)
 
     def _to_rows(self, x):
         return tf.reshape(x, [-1, self._event_shape[-1]])
 
-    def _forward(self, x):
+    def _log_det(self, x, log_abs_diag):
+        return _validation.constant_log_det(
+            x, len(self._event_shape), self._spatial_size * tf.reduce_sum(log_abs_diag))
+
+    def _augmented_forward(self, x):
         _validation.check_event_shape(x, self._event_shape, "x")
-        lower, upper = self._factors()
+        lower, upper, log_abs_diag = self._factors()
         # Row-vector form: y^T = x^T U'^T L^T, then the permutation P.
         flat = tf.matmul(tf.matmul(self._to_rows(x), upper, transpose_b=True),
                          lower, transpose_b=True)
-        return tf.reshape(tf.gather(flat, self._inverse_perm, axis=-1), tf.shape(x))
+        y = tf.reshape(tf.gather(flat, self._inverse_perm, axis=-1), tf.shape(x))
+        fldj = self._log_det(x, log_abs_diag)
+        return y, {"fldj": fldj, "ildj": -fldj}
 
-    def _inverse(self, y):
+    def _augmented_inverse(self, y):
         _validation.check_event_shape(y, self._event_shape, "y")
-        lower, upper = self._factors()
+        lower, upper, log_abs_diag = self._factors()
         v = tf.transpose(tf.gather(self._to_rows(y), self._perm, axis=-1))
         a = tf.linalg.triangular_solve(lower, v, lower=True)
         x = tf.linalg.triangular_solve(upper, a, lower=False)
-        return tf.reshape(tf.transpose(x), tf.shape(y))
-
-    def _log_det(self, x):
-        return _validation.constant_log_det(
-            x, len(self._event_shape), self._spatial_size * tf.reduce_sum(self.log_abs_diag))
-
-    def _forward_log_det_jacobian(self, x):
-        return self._log_det(x)
-
-    def _inverse_log_det_jacobian(self, y):
-        return -self._log_det(y)
+        ildj = -self._log_det(y, log_abs_diag)
+        return tf.reshape(tf.transpose(x), tf.shape(y)), {"ildj": ildj, "fldj": -ildj}
 
 
 class InvertibleConv1x1(InvertibleLinear):

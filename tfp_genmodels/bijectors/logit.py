@@ -23,6 +23,10 @@ class Logit(tfb.Bijector):
     lost near ``x = 1``. Elementwise (``forward_min_event_ndims = 0``). In a
     flow whose forward maps base to data, use ``tfb.Invert(Logit(...))``.
 
+    Monotone increasing (``_is_increasing``), so a ``TransformedDistribution``
+    through it has a ``cdf``. With ``validate_args=True``, ``forward`` and its
+    log-det check that ``x`` lies in ``[0, 1]`` (``(0, 1)`` when ``alpha = 0``).
+
     Args:
       alpha: the squeeze, in ``[0, 0.5)``.
 
@@ -45,11 +49,36 @@ class Logit(tfb.Bijector):
             super().__init__(forward_min_event_ndims=0, validate_args=validate_args,
                              parameters=parameters, name=scope_name)
 
+    @classmethod
+    def _parameter_properties(cls, dtype, num_classes=None):
+        return {}  # Python-number parameters only: scalar batch shape
+
     @property
     def alpha(self) -> float:
         return self._alpha
 
+    @classmethod
+    def _is_increasing(cls, **kwargs):
+        return True
+
+    def _domain_checks(self, x):
+        if not self.validate_args:
+            return []
+        zero, one = tf.zeros([], x.dtype), tf.ones([], x.dtype)
+        message = (f"Logit: `x` must lie in [0, 1] (alpha={self._alpha}); values outside "
+                   "map to NaN.")
+        if self._alpha == 0.0:
+            message = "Logit: `x` must lie in (0, 1) (alpha=0); 0 and 1 map to -inf/inf."
+            return [tf.debugging.assert_greater(x, zero, message=message),
+                    tf.debugging.assert_less(x, one, message=message)]
+        return [tf.debugging.assert_greater_equal(x, zero, message=message),
+                tf.debugging.assert_less_equal(x, one, message=message)]
+
     def _forward(self, x):
+        with tf.control_dependencies(self._domain_checks(x)):
+            return self._logit(x)
+
+    def _logit(self, x):
         a = tf.constant(self._alpha, x.dtype)
         p = a + (1.0 - 2.0 * a) * x
         one_minus_p = a + (1.0 - 2.0 * a) * (1.0 - x)
@@ -60,6 +89,10 @@ class Logit(tfb.Bijector):
         return (tf.sigmoid(y) - a) / (1.0 - 2.0 * a)
 
     def _forward_log_det_jacobian(self, x):
+        with tf.control_dependencies(self._domain_checks(x)):
+            return self._log_slope(x)
+
+    def _log_slope(self, x):
         a = tf.constant(self._alpha, x.dtype)
         p = a + (1.0 - 2.0 * a) * x
         one_minus_p = a + (1.0 - 2.0 * a) * (1.0 - x)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_genmodels.bijectors._validation import TensorLike
+from tfp_genmodels.bijectors._greedy import GreedyLogDetBijector
 from tfp_genmodels.bijectors._params import (
-    check_same_event_size, check_vector_param, convert_params)
+    check_same_event_size, check_vector_param, convert_params, finite_assertions,
+    parameter_properties)
+from tfp_genmodels.bijectors._validation import TensorLike
 
 tfb = tfp.bijectors
 
@@ -20,7 +22,7 @@ def _safe_norm(v):
                     tf.zeros_like(sq))
 
 
-class Radial(tfb.Bijector):
+class Radial(GreedyLogDetBijector):
     """Radial flow ``y = x + beta h(alpha, r) (x - x0)``, ``r = |x - x0|``, ``h = 1/(alpha + r)``.
 
     Constraints (invertibility needs ``beta >= -alpha``, ``alpha > 0``) are
@@ -36,7 +38,10 @@ class Radial(tfb.Bijector):
                   whose positive root is taken in its cancellation-free form, then
                   x = x0 + (y - x0) / (1 + beta / (alpha + r)).
 
-    Parameters may carry batch dimensions (amortised by an encoder).
+    Parameters may carry batch dimensions (amortised by an encoder): the
+    bijector's batch shape (``center``: event rank 1, ``alpha``, ``beta``: 0).
+    With ``validate_args=True`` they are checked to be finite (the
+    reparameterisation makes every finite value invertible).
 
     Args:
       center: ``x0``, shape ``[..., D]``.
@@ -59,33 +64,42 @@ class Radial(tfb.Bijector):
             super().__init__(forward_min_event_ndims=1, validate_args=validate_args,
                              dtype=dtype, parameters=parameters, name=scope_name)
 
+    @classmethod
+    def _parameter_properties(cls, dtype, num_classes=None):
+        return parameter_properties(center=1, alpha=0, beta=0)
+
+    def _parameter_control_dependencies(self, is_init):
+        return finite_assertions(self, is_init, ("center", "alpha", "beta"))
+
     def constrained_parameters(self) -> tuple[tf.Tensor, tf.Tensor]:
         """Returns ``(alpha, beta)`` with ``alpha > 0`` and ``beta > -alpha``."""
         alpha = tf.nn.softplus(self._alpha)
         return alpha, -alpha + tf.nn.softplus(self._beta)
 
-    def _forward(self, x):
+    @staticmethod
+    def _log_det(alpha, beta, r, dim):
+        h = 1.0 / (alpha + r)
+        return (dim - 1.0) * tf.math.log1p(beta * h) + tf.math.log1p(beta * alpha * h * h)
+
+    def _augmented_forward(self, x):
         check_same_event_size(x, self._center.shape[-1], "x")
         alpha, beta = self.constrained_parameters()
         diff = x - self._center
-        h = 1.0 / (alpha + _safe_norm(diff))
-        return x + (beta * h)[..., None] * diff
+        r = _safe_norm(diff)
+        fldj = self._log_det(alpha, beta, r, tf.cast(tf.shape(x)[-1], x.dtype))
+        return x + (beta / (alpha + r))[..., None] * diff, {"fldj": fldj, "ildj": -fldj}
 
-    def _forward_log_det_jacobian(self, x):
-        check_same_event_size(x, self._center.shape[-1], "x")
-        alpha, beta = self.constrained_parameters()
-        dim = tf.cast(tf.shape(x)[-1], x.dtype)
-        h = 1.0 / (alpha + _safe_norm(x - self._center))
-        return (dim - 1.0) * tf.math.log1p(beta * h) + tf.math.log1p(beta * alpha * h * h)
-
-    def _inverse(self, y):
+    def _augmented_inverse(self, y):
         check_same_event_size(y, self._center.shape[-1], "y")
         alpha, beta = self.constrained_parameters()
-        diff = y - self._center
+        center = tf.convert_to_tensor(self._center)  # read once
+        diff = y - center
         rho = _safe_norm(diff)
         p = alpha + beta - rho
         root = tf.sqrt(p * p + 4.0 * rho * alpha)
         # Both branches are the positive root; each avoids cancellation where used.
         safe_den = tf.where(p >= 0.0, p + root, tf.ones_like(root))
         r = tf.where(p >= 0.0, 2.0 * rho * alpha / safe_den, 0.5 * (root - p))
-        return self._center + diff / (1.0 + beta / (alpha + r))[..., None]
+        ildj = -self._log_det(alpha, beta, r, tf.cast(tf.shape(y)[-1], y.dtype))
+        x = center + diff / (1.0 + beta / (alpha + r))[..., None]
+        return x, {"ildj": ildj, "fldj": -ildj}

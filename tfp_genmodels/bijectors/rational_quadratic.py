@@ -43,7 +43,11 @@ def num_spline_params(num_bins: int) -> int:
 def _knots(unnormalized, bound, min_size):
     """Softmax sizes with a floor, scaled to ``2B``; returns (knots, sizes)."""
     num_bins = unnormalized.shape[-1]
-    sizes = min_size + (1.0 - min_size * num_bins) * tf.nn.softmax(unnormalized, axis=-1)
+    # Softmax over a [-1, K] view: TF's CPU kernel refuses inputs of rank > 5
+    # (an image batch with two batch dimensions reaches rank 6 here).
+    probs = tf.reshape(tf.nn.softmax(tf.reshape(unnormalized, [-1, num_bins]), axis=-1),
+                       tf.shape(unnormalized))
+    sizes = min_size + (1.0 - min_size * num_bins) * probs
     sizes = 2.0 * bound * sizes
     cum = tf.cumsum(sizes, axis=-1)[..., :-1] - bound
     lo = -bound * tf.ones_like(sizes[..., :1])

@@ -52,6 +52,10 @@ class Squeeze(tfb.Bijector):
                              validate_args=validate_args, parameters=parameters,
                              name=scope_name)
 
+    @classmethod
+    def _parameter_properties(cls, dtype, num_classes=None):
+        return {}  # Python-number parameters only: scalar batch shape
+
     @property
     def factor(self) -> int:
         return self._factor
