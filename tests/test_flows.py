@@ -63,7 +63,8 @@ def test_every_variable_is_tracked_and_gets_a_gradient(name):
 @pytest.mark.parametrize("name", sorted(RECIPES))
 def test_flow_log_det_matches_autodiff(name):
     model = _perturbed(name)
-    check_bijector(lambda dtype: model.flow, X[:6].astype(np.float64), 1,
+    # max_ldj_reads=2: NICE's and MAF's chains hold TFP bijectors (TFP's allowance).
+    check_bijector(lambda dtype: model.flow, X[:6].astype(np.float64), 1, max_ldj_reads=2,
                    dtypes=(tf.float32,), jit=False)
 
 

@@ -83,7 +83,8 @@ def test_core_round_trip_and_log_det_against_autodiff(name):
     model.log_prob(np.full([8, 4, 4, 1], 7.0) + np.arange(8)[:, None, None, None])
     perturb_variables(model.flow, scale=0.05, seed=3)
     z = np.random.default_rng(0).normal(size=(6, 4, 4, 1))
-    check_bijector(lambda dtype: _core(model), z, 3, dtypes=(tf.float32,), jit=False)
+    check_bijector(lambda dtype: _core(model), z, 3, dtypes=(tf.float32,), jit=False,
+                   max_ldj_reads=2)  # TFP bijectors in the chain (module docstring)
 
 
 @pytest.mark.parametrize("name", sorted(IMAGE_RECIPES))

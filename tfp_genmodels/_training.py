@@ -1,13 +1,60 @@
-"""Pieces shared by the Keras models' training steps."""
+"""Pieces shared by the Keras models' training steps (``FlowModel`` and ``VAE``).
+
+:class:`CheckedModel` holds what both models need from Keras' ``compile`` and
+``fit``: no ``loss``/``metrics`` (the loss is the model's own), Keras 3
+objects refused, inputs of the wrong kind refused with the argument's name,
+and the non-finite policy (``compile(on_nonfinite=...)``):
+
+* ``"raise"`` (default): a step whose loss or any gradient is NaN or inf
+  applies no update and ``fit`` raises :class:`NonFiniteLossError` naming the
+  epoch, batch and optimizer step; the weights are the last finite ones.
+* ``"skip"``: such a step applies no update, is counted in
+  ``model.skipped_batches`` and ``fit`` warns at the end of each epoch that
+  skipped any; training goes on. (A batch with a NaN row is skipped whole.)
+"""
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 import tensorflow as tf
 
+from tfp_genmodels import _keras
+from tfp_genmodels.callbacks import NonFiniteLossError
 
-def checked_gradient_step(model, tape: tf.GradientTape, loss: tf.Tensor) -> None:
-    """Applies ``d loss / d variables`` with the model's optimizer, refusing a no-op.
+NONFINITE_POLICIES = ("raise", "skip")
+# Marks the run-time assertion, so fit can tell it from other InvalidArgumentErrors.
+_NONFINITE_MARKER = "tfp_genmodels: non-finite loss or gradient"
+
+
+def weighted_mean(values: tf.Tensor, sample_weight: tf.Tensor | None) -> tf.Tensor:
+    """``sum(w * v) / sum(w)`` over the batch (the plain mean without weights).
+
+    Weights act as example frequencies: a weight of 2 counts an example twice.
+    """
+    if sample_weight is None:
+        return tf.reduce_mean(values)
+    w = tf.cast(tf.reshape(sample_weight, tf.shape(values)), values.dtype)
+    return tf.math.divide_no_nan(tf.reduce_sum(w * values), tf.reduce_sum(w))
+
+
+def _check_variables(model, grads, variables) -> None:
+    if not variables:
+        raise ValueError(f"{type(model).__name__} has no trainable variables that Keras "
+                         "tracks, so fit would train nothing (e.g. variables created inside "
+                         "a tf.compat.v1 template such as tfb.real_nvp_default_template). "
+                         "Build the bijectors from Keras layers or tf.Variables held as "
+                         "attributes.")
+    missing = [v.name for v, g in zip(variables, grads) if g is None]
+    if missing:
+        raise ValueError(f"These trainable variables get no gradient from the loss, so fit "
+                         f"would never change them: {missing}.")
+
+
+def checked_gradient_step(model, tape: tf.GradientTape, loss: tf.Tensor) -> tf.Tensor:
+    """Applies ``d loss / d variables`` with the model's optimizer, refusing a no-op
+    and never letting a non-finite value reach the weights.
 
     ``loss`` is this replica's mean over its examples; with ``R`` replicas
     the applied gradient is that of the global-batch mean (see below).
@@ -15,20 +62,15 @@ def checked_gradient_step(model, tape: tf.GradientTape, loss: tf.Tensor) -> None
     Raises (at trace time, so on the first step) when Keras tracks no trainable
     variable (``fit`` would silently train nothing, as with
     ``tfb.real_nvp_default_template``'s untracked variables) or when some
-    variable gets no gradient from the loss (it would never change).
+    variable gets no gradient from the loss (it would never change). A
+    non-finite loss or gradient follows ``model.on_nonfinite`` (module docstring).
+
+    Returns a boolean scalar: whether the update was applied (the step's
+    metrics should count only then).
     """
     variables = model.trainable_variables
-    if not variables:
-        raise ValueError(f"{type(model).__name__} has no trainable variables that Keras "
-                         "tracks, so fit would train nothing (e.g. variables created inside "
-                         "a tf.compat.v1 template such as tfb.real_nvp_default_template). "
-                         "Build the bijectors from Keras layers or tf.Variables held as "
-                         "attributes.")
     grads = tape.gradient(loss, variables)
-    missing = [v.name for v, g in zip(variables, grads) if g is None]
-    if missing:
-        raise ValueError(f"These trainable variables get no gradient from the loss, so fit "
-                         f"would never change them: {missing}.")
+    _check_variables(model, grads, variables)
     # Under tf.distribute each replica computes the mean over its share of the
     # global batch and the optimizer *sums* the replicas' gradients; dividing by
     # the number of replicas makes that sum the gradient of the global-batch mean
@@ -36,11 +78,191 @@ def checked_gradient_step(model, tape: tf.GradientTape, loss: tf.Tensor) -> None
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     if replicas > 1:
         grads = [tf.math.scalar_mul(1.0 / replicas, g) for g in grads]  # IndexedSlices too
-    model.optimizer.apply_gradients(zip(grads, variables))
+    finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(loss))] + [
+        tf.reduce_all(tf.math.is_finite(getattr(g, "values", g))) for g in grads])
+    if getattr(model, "on_nonfinite", "raise") == "skip":
+        def apply():
+            model.optimizer.apply_gradients(zip(grads, variables))
+            return tf.constant(True)
+
+        def skip():
+            model.skipped_batches.assign_add(1)
+            return tf.constant(False)
+
+        return tf.cond(finite, apply, skip)
+    check = tf.debugging.Assert(finite, [_NONFINITE_MARKER, "at optimizer step",
+                                         model.optimizer.iterations + 1, "loss", loss])
+    with tf.control_dependencies([check]):
+        model.optimizer.apply_gradients(zip(grads, variables))
+        return tf.identity(finite)
+
+
+def only_if(applied: tf.Tensor, values, sample_weight=None):
+    """``(values, weight)`` for metric updates that count a step only if it was
+    applied: a skipped step's (non-finite) values become 0 with weight 0."""
+    values = tf.nest.map_structure(
+        lambda v: tf.where(applied, v, tf.zeros_like(v)), values)
+    first = tf.nest.flatten(values)[0]
+    weight = tf.ones_like(first) if sample_weight is None else tf.cast(
+        tf.reshape(sample_weight, tf.shape(first)), first.dtype)
+    return values, weight * tf.cast(applied, first.dtype)
 
 
 def as_validation_data(validation_data):
-    """Keras' ``fit`` rejects a bare array as ``validation_data``; wrap it as ``(x,)``."""
+    """Keras' ``fit`` rejects a bare array as ``validation_data``; wrap it as ``(x,)``.
+
+    Array-likes (a pandas DataFrame, a list of rows) become NumPy arrays first:
+    Keras would otherwise test their truth value.
+    """
+    if validation_data is None or isinstance(validation_data, (tuple, tf.data.Dataset)):
+        return validation_data
     if isinstance(validation_data, (np.ndarray, tf.Tensor)):
         return (validation_data,)
+    if hasattr(validation_data, "__array__") or isinstance(validation_data, list):
+        return (check_data_arg(np.asarray(validation_data), "validation_data"),)
     return validation_data
+
+
+def check_data_arg(value, name: str):
+    """Refuses data Keras would misread: strings, dicts, empty or non-numeric arrays."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"`{name}` must be an array, a tf.Tensor, a tuple (x, context) or a "
+                        f"tf.data.Dataset; got the string {value!r}. Load the data first "
+                        f"(e.g. tfp_genmodels.data.toy_sample('moons', 10000)).")
+    if isinstance(value, dict):
+        raise TypeError(f"`{name}` must be an array, a tf.Tensor, a tuple (x, context) or a "
+                        f"tf.data.Dataset; got a dict with keys {sorted(value)}.")
+    if isinstance(value, (list, tuple)):
+        if len(value) == 0:
+            raise ValueError(f"`{name}` is empty; got {value!r}.")
+        for i, part in enumerate(value):
+            check_data_arg(part, f"{name}[{i}]")
+        return value
+    if isinstance(value, np.ndarray) or hasattr(value, "__array__") and not isinstance(
+            value, (tf.Tensor, tf.Variable)):
+        array = np.asarray(value)
+        if array.dtype.kind not in "biuf":
+            raise TypeError(f"`{name}` must hold numbers; got dtype {array.dtype} "
+                            f"({type(value).__name__}).")
+        if array.size == 0:
+            raise ValueError(f"`{name}` is empty; got an array of shape {array.shape}.")
+    return value
+
+
+def with_weight_placeholder(y, sample_weight):
+    """Keras drops ``sample_weight`` when ``y`` is None (there is nothing to weigh
+    a loss against), which would ignore the weights silently. Our models have
+    no targets, so an empty ``[N, 0]`` placeholder stands in for ``y``;
+    :func:`is_weight_placeholder` recognises it in the step."""
+    if sample_weight is None or y is not None:
+        return y
+    return np.zeros([len(sample_weight), 0], np.float32)
+
+
+def is_weight_placeholder(y) -> bool:
+    return (y is not None and not isinstance(y, (tuple, list, dict))
+            and y.shape.rank == 2 and y.shape[-1] == 0)
+
+
+class _EpochAndBatch:
+    """Remembers where ``fit`` is, for error messages and warnings."""
+
+    def __init__(self, model):
+        import tf_keras as keras
+
+        position = self
+
+        class Callback(keras.callbacks.Callback):
+            def on_epoch_begin(self, epoch, logs=None):
+                position.epoch, position.skipped_at_start = epoch, model.skipped_count()
+
+            def on_train_batch_begin(self, batch, logs=None):
+                position.batch = batch
+
+            def on_epoch_end(self, epoch, logs=None):
+                skipped = model.skipped_count() - position.skipped_at_start
+                if skipped:
+                    warnings.warn(f"epoch {epoch + 1}: skipped {skipped} batch(es) whose loss "
+                                  "or gradient was NaN or inf (on_nonfinite='skip'); their "
+                                  "updates were not applied.", RuntimeWarning, stacklevel=2)
+
+        self.epoch, self.batch, self.skipped_at_start = 0, 0, 0
+        self.callback = Callback()
+
+
+class CheckedModel:
+    """Mixin (before ``keras.Model``): checked ``compile`` and ``fit`` (module docstring)."""
+
+    on_nonfinite = "raise"
+
+    def _create_skip_counter(self) -> None:
+        self.skipped_batches = tf.Variable(0, trainable=False, dtype=tf.int64,
+                                           name="skipped_batches")
+
+    def skipped_count(self) -> int:
+        return int(self.skipped_batches.numpy())
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None, loss_weights=None,
+                weighted_metrics=None, on_nonfinite: str = "raise", **kwargs):
+        """``keras.Model.compile`` for a model whose loss is its own.
+
+        Args:
+          optimizer: a tf_keras optimizer or its name (Keras 3 ones are refused).
+          on_nonfinite: ``"raise"`` or ``"skip"`` (module docstring).
+        """
+        name = type(self).__name__
+        for arg, value in (("loss", loss), ("loss_weights", loss_weights)):
+            if value is not None:
+                raise ValueError(f"`{arg}` is not used by {name}: its loss is fixed (the "
+                                 f"negative log-likelihood / negative ELBO); got {value!r}. "
+                                 "Call compile(optimizer=...) without it.")
+        for arg, value in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+            if value:
+                raise ValueError(f"`{arg}` is not supported by {name}: there are no targets "
+                                 f"to compare predictions with; got {value!r}. Its own "
+                                 "metrics are logged (see `model.metrics`); add a callback "
+                                 "for anything else.")
+        _keras.refuse_keras3(optimizer, "optimizer")
+        if on_nonfinite not in NONFINITE_POLICIES:
+            raise ValueError(f"`on_nonfinite` must be one of {NONFINITE_POLICIES}; got "
+                             f"{on_nonfinite!r}.")
+        self.on_nonfinite = on_nonfinite
+        super().compile(optimizer=optimizer, **kwargs)
+        if hasattr(self.optimizer, "build"):
+            # Slots exist before the first step (a skipped step must not create them
+            # inside a tf.cond branch).
+            self.optimizer.build(self.trainable_variables)
+
+    def fit(self, x=None, y=None, *args, validation_data=None, callbacks=None,
+            sample_weight=None, **kwargs):
+        """``keras.Model.fit``; also accepts a bare array (or DataFrame) as
+        ``validation_data``, and applies the non-finite policy."""
+        check_data_arg(x, "x")
+        if y is not None:
+            check_data_arg(y, "y")
+        y = with_weight_placeholder(y, sample_weight)
+        kwargs["sample_weight"] = sample_weight
+        callbacks = list(callbacks or [])
+        for i, callback in enumerate(callbacks):
+            _keras.refuse_keras3(callback, f"callbacks[{i}]")
+        position = _EpochAndBatch(self)
+        try:
+            return super().fit(x, y, *args, validation_data=as_validation_data(validation_data),
+                               callbacks=[position.callback, *callbacks], **kwargs)
+        except tf.errors.InvalidArgumentError as error:
+            if _NONFINITE_MARKER not in str(error):
+                raise
+            raise NonFiniteLossError(
+                f"the loss or a gradient became NaN or inf at epoch {position.epoch + 1}, "
+                f"batch {position.batch + 1} (optimizer step "
+                f"{int(self.optimizer.iterations.numpy()) + 1}); that update was not applied, "
+                "so the weights are the last finite ones. Check the data for NaN/inf rows "
+                "(np.isfinite), lower the learning rate, or compile(on_nonfinite='skip') to "
+                "skip such batches with a warning.") from None
+
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
+                 *args, **kwargs):
+        """``keras.Model.evaluate``, with ``sample_weight`` honoured (see ``fit``)."""
+        check_data_arg(x, "x")
+        return super().evaluate(x, with_weight_placeholder(y, sample_weight), batch_size,
+                                verbose, sample_weight, *args, **kwargs)

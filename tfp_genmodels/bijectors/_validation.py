@@ -99,3 +99,81 @@ def constant_log_det(x: tf.Tensor, event_ndims: int, value: tf.Tensor) -> tf.Ten
     (ActNorm, LU-linear): one value per batch member, like every other bijector.
     """
     return tf.fill(tf.shape(x)[:tf.rank(x) - event_ndims], value)
+
+
+# -- checks that also run inside traced graphs ------------------------------------------
+# Keras traces `train_step` once with relaxed shapes ([None, None]), and a SavedModel
+# signature is fed by TF Serving without a shape check, so a static check alone
+# passes a wrong column count silently after the first call. These add run-time
+# checks (and `ensure_shape`, which XLA checks too) to the graph.
+
+def as_float_tensor(x, name: str, dtype: tf.DType = tf.float32) -> tf.Tensor:
+    """``x`` as a float tensor, or a ``TypeError`` naming ``name`` for non-numeric input."""
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"`{name}` must be a numeric array or tensor; got the string {x!r}.")
+    if isinstance(x, dict):
+        raise TypeError(f"`{name}` must be a numeric array or tensor; got a dict with keys "
+                        f"{sorted(x)}.")
+    if isinstance(x, (tf.Tensor, tf.Variable)):
+        if not (x.dtype.is_floating or x.dtype.is_integer or x.dtype.is_bool):
+            raise TypeError(f"`{name}` must be numeric; got a tensor of dtype {x.dtype.name}.")
+        return tf.cast(x, dtype)
+    array = np.asarray(x)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"`{name}` must be a numeric array or tensor; got dtype "
+                        f"{array.dtype} ({type(x).__name__}).")
+    return tf.convert_to_tensor(array, dtype)
+
+
+def assert_event_shape(x: tf.Tensor, event_shape: Sequence[int], name: str = "x") -> tf.Tensor:
+    """``x`` with its trailing shape checked at trace time *and* at run time.
+
+    The static check raises ``ValueError`` at once; in a graph, a run-time
+    ``Assert`` (an ``InvalidArgumentError`` with the same message and the
+    shape received) and ``tf.ensure_shape`` cover what the static shape leaves
+    unknown. The size test (``size == prod(batch) * prod(event)``) cannot be
+    constant-folded away while the batch size is unknown.
+    """
+    check_event_shape(x, event_shape, name)
+    if tf.executing_eagerly():
+        return x  # eager shapes are concrete: the static check was complete
+    k = len(event_shape)
+    shape = tf.shape(x)
+    ok = tf.logical_and(
+        tf.equal(tf.size(x), tf.reduce_prod(shape[:-k]) * int(np.prod(event_shape))),
+        tf.reduce_all(tf.equal(shape[-k:], list(event_shape))))
+    message = (f"`{name}` must have trailing (event) shape {tuple(event_shape)}; got shape")
+    with tf.control_dependencies([tf.debugging.Assert(ok, [message, shape])]):
+        x = tf.identity(x)
+    if x.shape.rank is not None:
+        x = tf.ensure_shape(x, [None] * (x.shape.rank - k) + list(event_shape))
+    return x
+
+
+def assert_finite(x: tf.Tensor, name: str = "x") -> tf.Tensor:
+    """``x``, after a check that it holds no NaN or inf (``InvalidArgumentError``)."""
+    return tf.debugging.assert_all_finite(
+        x, f"`{name}` must be finite; it holds NaN or inf (drop or impute those rows).")
+
+
+def assert_in_range(x: tf.Tensor, low: float, high: float, message: str) -> tf.Tensor:
+    """``x``, after a check that every value lies in ``[low, high]`` (in any graph)."""
+    with tf.control_dependencies([
+            tf.debugging.assert_greater_equal(x, tf.cast(low, x.dtype), message=message),
+            tf.debugging.assert_less_equal(x, tf.cast(high, x.dtype), message=message)]):
+        return tf.identity(x)
+
+
+def num_samples_arg(n, name: str = "n"):
+    """A positive Python int (``ValueError``/``TypeError`` naming ``name``), or a
+    scalar integer tensor (a traced sample count, e.g. a serving signature's)."""
+    if isinstance(n, (tf.Tensor, tf.Variable)):
+        if not n.dtype.is_integer or n.shape.rank not in (None, 0):
+            raise TypeError(f"`{name}` must be a positive int or a scalar int tensor; got a "
+                            f"{n.dtype.name} tensor of shape {n.shape}.")
+        if tf.is_symbolic_tensor(n) or isinstance(n, tf.Variable):
+            return n  # its value is known only when the graph runs
+        n = int(n.numpy())
+    elif isinstance(n, np.ndarray) and n.ndim == 0 and np.issubdtype(n.dtype, np.integer):
+        n = int(n)
+    return positive_int_arg(n, name)

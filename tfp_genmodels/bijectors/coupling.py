@@ -28,6 +28,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_genmodels import _keras
 from tfp_genmodels.bijectors import _validation
 from tfp_genmodels.bijectors._greedy import GreedyLogDetBijector
 from tfp_genmodels.bijectors.conditioners import ConvConditioner, DenseConditioner
@@ -89,6 +90,7 @@ class CouplingBijector(GreedyLogDetBijector):
                 conditioner = ConvConditioner(
                     self._event_shape, self._num_params, filters=hidden_units,
                     context_dim=context_dim, dtype=dtype, name="conditioner")
+            _keras.refuse_keras3(conditioner, "conditioner")
             if not callable(conditioner):
                 raise TypeError(f"`conditioner` must be callable (a Keras layer); "
                                 f"got {type(conditioner).__name__}.")

@@ -19,7 +19,7 @@ tfb, tfd = tfp.bijectors, tfp.distributions
 
 
 @_saving.register
-class FlowModel(_saving.SavesAllVariables, keras.Model):
+class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
     """A normalizing flow ``x = f(z)``, ``z ~ N(0, I)``, trained by maximum likelihood.
 
     ``model.distribution`` is ``tfd.TransformedDistribution(base, tfb.Chain(bijectors))``
@@ -95,6 +95,7 @@ class FlowModel(_saving.SavesAllVariables, keras.Model):
                              "build the conditional bijectors with `context_shape` or pass "
                              "`context_kwargs` (bijector name -> keyword).")
 
+        self._create_skip_counter()
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.bits_per_dim_tracker = keras.metrics.Mean(name="bits_per_dim")
         self._create_variables()
@@ -131,23 +132,28 @@ class FlowModel(_saving.SavesAllVariables, keras.Model):
         if context is None:
             raise ValueError(f"`context` of shape [..., {self.context_shape[0]}] is required "
                              f"by this conditional flow; got None.")
-        context = tf.cast(context, tf.float32)
-        _validation.check_event_shape(context, self.context_shape, "context")
-        return context
+        context = _validation.as_float_tensor(context, "context")
+        context = _validation.assert_event_shape(context, self.context_shape, "context")
+        return _validation.assert_finite(context, "context")
 
     def _bijector_kwargs(self, context) -> dict:
         if context is None:
             return {}
         return _routing.route_kwargs(self.context_route, context)
 
-    def _check_x(self, x):
-        x = tf.cast(x, tf.float32)
-        _validation.check_event_shape(x, self.event_shape, "x")
+    def _check_x(self, x, finite: bool = True):
+        """``x`` as float32 with its event shape, pixel range and (``finite``)
+        finiteness checked, statically and inside any graph (``fit``, ``tf.data``,
+        ``predict``, exported signatures), on every call."""
+        x = _validation.as_float_tensor(x, "x")
+        x = _validation.assert_event_shape(x, self.event_shape, "x")
         if self.pixels is not None:
-            self.pixels.check_values(x, "x")
+            x = self.pixels.assert_values(x, "x")
+        elif finite:
+            x = _validation.assert_finite(x, "x")
         return x
 
-    def log_prob(self, x, context=None, seed=None) -> tf.Tensor:
+    def log_prob(self, x, context=None, seed=None, finite: bool = True) -> tf.Tensor:
         """Per-example log density of ``x`` in nats.
 
         With ``pixel_levels`` set, ``x`` is discrete and this is
@@ -155,8 +161,13 @@ class FlowModel(_saving.SavesAllVariables, keras.Model):
         ``seed``, a shape-[2] int tensor, makes it reproducible): an unbiased
         estimate of a lower bound on ``log P(x)``. (Under ``jit_compile`` with
         a dynamic batch, XLA draws other noise for the same seed.)
+
+        ``x`` is checked on every call, in eager mode and in any graph: its
+        trailing shape must be ``event_shape``, pixels must lie in range, and
+        (``finite=True``) continuous data must be finite; violations raise
+        ``ValueError`` (static) or ``InvalidArgumentError`` (at run time).
         """
-        x = self._check_x(x)
+        x = self._check_x(x, finite)
         context = self._check_context(context)
         if self.pixels is not None:
             x = self.pixels.dequantize(x, seed)
@@ -173,6 +184,7 @@ class FlowModel(_saving.SavesAllVariables, keras.Model):
         or ``[n, K]`` (one per sample). With ``pixel_levels`` set, samples are
         discrete, in the user's ``pixel_format``.
         """
+        n = _validation.num_samples_arg(n, "n")
         context = self._check_context(context)
         z = self.base_distribution(temperature).sample(n, seed=seed)
         if context is not None and context.shape.rank == 1:
@@ -182,52 +194,59 @@ class FlowModel(_saving.SavesAllVariables, keras.Model):
 
     # -- Keras --------------------------------------------------------------------
     def _unpack(self, data):
-        x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
+        """``(x, context, sample_weight)`` from what Keras hands a step."""
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if _training.is_weight_placeholder(y):
+            y = None
         if y is None and isinstance(x, (tuple, list)) and len(x) == 2:
             x, y = x
-        return x, y
+        return x, y, sample_weight
 
     def call(self, inputs, training=None):
-        x, context = self._unpack(inputs) if isinstance(inputs, (tuple, list)) else (inputs, None)
+        x, context = (self._unpack(inputs)[:2] if isinstance(inputs, (tuple, list))
+                      else (inputs, None))
         return self.log_prob(x, context)
 
     def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
         """``keras.Model.fit``; ``validation_data`` may also be a bare array of x.
 
-        In-memory pixel arrays are range-checked first (inside the traced
-        training step that would cost a host round trip).
+        ``sample_weight`` (or a third element of each ``tf.data`` batch)
+        weights the NLL: the loss is ``sum(w * nll) / sum(w)``. In-memory pixel
+        arrays are range-checked up front for a message with the values found;
+        every batch is also checked inside the training step (``tf.data``).
+        Non-finite losses follow ``compile(on_nonfinite=...)``.
         """
         if self.pixels is not None:
             for name, arr in (("x", x), ("validation_data", validation_data)):
                 arr = arr[0] if isinstance(arr, (tuple, list)) else arr
                 if isinstance(arr, np.ndarray):
                     self.pixels.check_values(arr, name)
-        return super().fit(x, y, *args,
-                           validation_data=_training.as_validation_data(validation_data),
-                           **kwargs)
+        return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
 
     @property
     def metrics(self):
         return [self.loss_tracker, self.bits_per_dim_tracker]
 
-    def _update_metrics(self, log_prob):
+    def _update_metrics(self, log_prob, sample_weight=None):
         # Per-example values: an epoch's figure is the mean over examples, even when
         # the last batch is smaller (or replicas' shares differ).
-        self.loss_tracker.update_state(-log_prob)
-        self.bits_per_dim_tracker.update_state(-log_prob / (self.num_dims * math.log(2.0)))
+        self.loss_tracker.update_state(-log_prob, sample_weight=sample_weight)
+        self.bits_per_dim_tracker.update_state(-log_prob / (self.num_dims * math.log(2.0)),
+                                               sample_weight=sample_weight)
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, data):
-        x, context = self._unpack(data)
+        x, context, sample_weight = self._unpack(data)
         with tf.GradientTape() as tape:
-            log_prob = self.log_prob(x, context)
-            loss = -tf.reduce_mean(log_prob)
-        _training.checked_gradient_step(self, tape, loss)
-        return self._update_metrics(log_prob)
+            # Non-finite data is left to the non-finite policy (raise or skip).
+            log_prob = self.log_prob(x, context, finite=False)
+            loss = -_training.weighted_mean(log_prob, sample_weight)
+        applied = _training.checked_gradient_step(self, tape, loss)
+        return self._update_metrics(*_training.only_if(applied, log_prob, sample_weight))
 
     def test_step(self, data):
-        x, context = self._unpack(data)
-        return self._update_metrics(self.log_prob(x, context))
+        x, context, sample_weight = self._unpack(data)
+        return self._update_metrics(self.log_prob(x, context), sample_weight)
 
     def get_config(self) -> dict:
         if self._explicit_bijectors:

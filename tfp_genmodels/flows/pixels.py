@@ -62,6 +62,20 @@ class PixelPreprocessing:
                 f"values in [{np.nanmin(x):g}, {np.nanmax(x):g}]"
                 + (" and NaN" if np.isnan(x).any() else "") + ".")
 
+    def assert_values(self, x: tf.Tensor, name: str) -> tf.Tensor:
+        """``x``, checked in range (and not NaN) inside any graph, on every call.
+
+        The NumPy check (:meth:`check_values`) only sees in-memory arrays; a
+        ``tf.data`` pipeline or a served request reaches the model as a graph
+        tensor, so the check must live in the graph too.
+        """
+        self.check_values(x, name)
+        return _validation.assert_in_range(
+            x, 0.0, self._max_value,
+            f"`{name}` must hold {self.pixel_format} pixels in [0, {self._max_value:g}] "
+            f"(pixel_levels={self.levels}, pixel_format={self.pixel_format!r}); got values "
+            "outside that range or NaN. Use pixel_format='integer' for 0..K-1 values.")
+
     def to_integer(self, x: tf.Tensor) -> tf.Tensor:
         if self.pixel_format == "unit":
             x = x * (self.levels - 1.0)

@@ -37,7 +37,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 import tf_keras as keras
 
-from tfp_genmodels import _saving, _training
+from tfp_genmodels import _keras, _saving, _training
 from tfp_genmodels.bijectors import _validation
 from tfp_genmodels.vae.likelihoods import Likelihood, distribution_mean
 from tfp_genmodels.vae.posteriors import Posterior
@@ -49,7 +49,7 @@ OBJECTIVES = ("elbo", "iwae")
 
 
 @_saving.register
-class VAE(_saving.SavesAllVariables, keras.Model):
+class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
     """Variational autoencoder with ``tfp.layers`` posterior heads (module docstring).
 
     Args:
@@ -90,9 +90,11 @@ class VAE(_saving.SavesAllVariables, keras.Model):
         super().__init__(name=name, **kwargs)
         self.latent_dim = _validation.positive_int_arg(latent_dim, "latent_dim")
         for arg, net in (("encoder", encoder), ("decoder", decoder)):
+            _keras.refuse_keras3(net, arg)
             if not callable(net):
                 raise TypeError(f"`{arg}` must be a Keras network (callable); got "
                                 f"{type(net).__name__}.")
+        _keras.refuse_keras3(likelihood, "likelihood")
         self.encoder, self.decoder = encoder, decoder
         self.event_shape = self._event_shape(event_shape, encoder)
         self.num_dims = int(np.prod(self.event_shape))
@@ -121,6 +123,7 @@ class VAE(_saving.SavesAllVariables, keras.Model):
         self.trackers = {k: keras.metrics.Mean(name=k)
                          for k in ("loss", "reconstruction", "kl", "elbo")}
         self._pseudo_inputs_set = tf.Variable(False, trainable=False, name="pseudo_inputs_set")
+        self._create_skip_counter()
         # Build every layer now (variables exist before fit, save and load).
         self.elbo(tf.zeros([1, *self.event_shape]))
         self.built = True
@@ -136,10 +139,15 @@ class VAE(_saving.SavesAllVariables, keras.Model):
         return tuple(int(d) for d in tuple(shape)[1:])
 
     # -- the model's pieces ---------------------------------------------------------
-    def _features(self, x):
-        x = tf.cast(x, tf.float32)
-        _validation.check_event_shape(x, self.event_shape, "x")
-        return self.encoder(x)
+    def _checked_x(self, x, finite: bool = True):
+        """``x`` as float32, its event shape (and, with ``finite``, finiteness)
+        checked statically and inside any graph, on every call."""
+        x = _validation.as_float_tensor(x, "x")
+        x = _validation.assert_event_shape(x, self.event_shape, "x")
+        return _validation.assert_finite(x, "x") if finite else x
+
+    def _features(self, x, finite: bool = True):
+        return self.encoder(self._checked_x(x, finite))
 
     def _encode_base(self, x):
         return self.posterior.base(self.encoder(tf.cast(x, tf.float32)))
@@ -150,8 +158,8 @@ class VAE(_saving.SavesAllVariables, keras.Model):
 
     def decode(self, z) -> tfd.Distribution:
         """``p(x|z)`` for ``z`` of shape ``[..., L]``: batch ``[...]``, event = the data's."""
-        z = tf.cast(z, tf.float32)
-        _validation.check_event_shape(z, (self.latent_dim,), "z")
+        z = _validation.as_float_tensor(z, "z")
+        z = _validation.assert_event_shape(z, (self.latent_dim,), "z")
         lead = tf.shape(z)[:-1]
         dist = self.likelihood(self.decoder(tf.reshape(z, [-1, self.latent_dim])))
         if z.shape.rank == 2:
@@ -168,10 +176,10 @@ class VAE(_saving.SavesAllVariables, keras.Model):
         return tf.reshape(dist.log_prob(x_tiled), [s, b])
 
     # -- bounds ---------------------------------------------------------------------
-    def _terms(self, x, num_samples: int, seed=None):
+    def _terms(self, x, num_samples: int, seed=None, finite: bool = True):
         """Per-example pieces with ``S`` samples: log p(x|z), log p(z), log q(z|x) [S, B],
         the true KL [B] and per-dimension KLs [B, L] (or None)."""
-        features = self._features(x)
+        features = self._features(x, finite)
         z, log_q = self.posterior.sample_and_log_prob(features, num_samples, seed=seed)
         log_px = self._log_px(x, z)
         log_pz = self.prior.log_prob(z)
@@ -209,7 +217,7 @@ class VAE(_saving.SavesAllVariables, keras.Model):
         """
         num_samples = _validation.positive_int_arg(num_samples, "num_samples")
         chunk_size = _validation.positive_int_arg(chunk_size, "chunk_size")
-        x = tf.convert_to_tensor(x, tf.float32)
+        x = self._checked_x(x)
         num_chunks = -(-num_samples // chunk_size)
         seeds = ([None] * num_chunks if seed is None
                  else tfp.random.split_seed(seed, n=num_chunks))
@@ -272,58 +280,70 @@ class VAE(_saving.SavesAllVariables, keras.Model):
         step = tf.cast(self.optimizer.iterations, tf.float32)
         return self.beta * tf.minimum(1.0, step / float(self.kl_warmup_steps))
 
-    def _loss_and_metrics(self, x, beta):
-        log_px, log_pz, log_q, kl, kl_dims = self._terms(x, self.num_samples)
+    def _loss_and_metrics(self, x, beta, sample_weight=None, finite: bool = True):
+        """The batch loss and logged values; ``sample_weight`` weights examples
+        (``sum(w * value) / sum(w)``)."""
+        log_px, log_pz, log_q, kl, kl_dims = self._terms(x, self.num_samples, finite=finite)
+        mean = lambda v: _training.weighted_mean(v, sample_weight)  # noqa: E731
         reconstruction = -tf.reduce_mean(log_px, axis=0)          # [B]
         if self.objective == "iwae":
             log_w = log_px + beta * (log_pz - log_q)
             bound = tf.reduce_logsumexp(log_w, axis=0) - math.log(self.num_samples)
-            loss = -tf.reduce_mean(bound)
+            loss = -mean(bound)
         else:
-            kl_term = tf.reduce_mean(kl)
+            kl_term = mean(kl)
             if self.free_bits > 0.0:
                 if kl_dims is not None:
-                    kl_term = tf.reduce_sum(tf.maximum(self.free_bits,
-                                                       tf.reduce_mean(kl_dims, axis=0)))
+                    per_dim = [mean(kl_dims[:, i]) for i in range(self.latent_dim)]
+                    kl_term = tf.reduce_sum(tf.maximum(self.free_bits, tf.stack(per_dim)))
                 else:
                     kl_term = tf.maximum(self.free_bits * self.latent_dim, kl_term)
-            loss = tf.reduce_mean(reconstruction) + beta * kl_term
-        values = {"loss": loss, "reconstruction": tf.reduce_mean(reconstruction),
-                  "kl": tf.reduce_mean(kl), "elbo": -tf.reduce_mean(reconstruction + kl)}
+            loss = mean(reconstruction) + beta * kl_term
+        values = {"loss": loss, "reconstruction": mean(reconstruction),
+                  "kl": mean(kl), "elbo": -mean(reconstruction + kl)}
         return loss, values
 
-    def _update(self, values, x):
-        # Each batch mean counts by its size, so an epoch's figure is the mean over
-        # examples even when the last batch is smaller (or replicas' shares differ).
-        size = tf.cast(tf.shape(x)[0], tf.float32)
+    def _update(self, values, size):
+        # Each batch mean counts by its size (its total weight), so an epoch's figure is
+        # the mean over examples even when the last batch is smaller (or replicas'
+        # shares differ).
         for key, value in values.items():
             self.trackers[key].update_state(value, sample_weight=size)
         return {k: m.result() for k, m in self.trackers.items()}
 
     def train_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+        x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
-            loss, values = self._loss_and_metrics(x, self.current_beta())
-        _training.checked_gradient_step(self, tape, loss)
-        return self._update(values, x)
+            # Non-finite data is left to the non-finite policy (raise or skip).
+            loss, values = self._loss_and_metrics(x, self.current_beta(), sample_weight,
+                                                  finite=False)
+        applied = _training.checked_gradient_step(self, tape, loss)
+        size = (tf.cast(tf.shape(x)[0], tf.float32) if sample_weight is None
+                else tf.reduce_sum(tf.cast(sample_weight, tf.float32)))
+        values, size = _training.only_if(applied, values, size)
+        return self._update(values, size)
 
     def test_step(self, data):
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        _, values = self._loss_and_metrics(x, tf.constant(self.beta))
-        return self._update(values, x)
+        x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        _, values = self._loss_and_metrics(x, tf.constant(self.beta), sample_weight)
+        size = (tf.cast(tf.shape(x)[0], tf.float32) if sample_weight is None
+                else tf.reduce_sum(tf.cast(sample_weight, tf.float32)))
+        return self._update(values, size)
 
     def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
         """``keras.Model.fit``; a bare-array ``validation_data`` is accepted, and the
-        VampPrior's pseudo-inputs start from the first training examples."""
+        VampPrior's pseudo-inputs start from the first training examples.
+
+        ``sample_weight`` weights the examples' bounds (``sum(w * ELBO) / sum(w)``);
+        non-finite losses follow ``compile(on_nonfinite=...)``.
+        """
         if (self.prior.kind == "vamp" and isinstance(x, np.ndarray)
                 and not bool(self._pseudo_inputs_set.numpy())):
             k = self.prior.num_components
             rows = np.resize(np.arange(len(x)), k)
             self.prior.pseudo_inputs.assign(np.asarray(x[rows], np.float32))
             self._pseudo_inputs_set.assign(True)
-        return super().fit(x, y, *args,
-                           validation_data=_training.as_validation_data(validation_data),
-                           **kwargs)
+        return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
 
     def get_config(self) -> dict:
         config = dict(self._config)

@@ -1,0 +1,41 @@
+"""The Keras boundary: this package is built on tf_keras (Keras 2).
+
+``tfp.layers`` and TFP's Keras pieces need Keras 2, which TensorFlow >= 2.16
+ships separately as ``tf_keras``; there, ``tf.keras`` and ``import keras``
+are Keras 3. A Keras 3 optimizer, layer or model handed to a tf_keras model
+fails deep inside Keras ("Could not interpret optimizer identifier",
+"'Variable' object has no attribute '_unique_id'"), so objects are checked
+where they enter (constructors, ``compile``, ``fit``) and refused with a
+message that names both ways out.
+"""
+
+from __future__ import annotations
+
+import sys
+
+KERAS3_HELP = (
+    "tfp_genmodels is built on tf_keras (Keras 2), because tfp.layers needs it, and "
+    "Keras 3 objects (from `tf.keras` or `import keras` in TensorFlow >= 2.16) cannot be "
+    "mixed into a tf_keras model. Either build it with tf_keras (`import tf_keras as "
+    "keras`, then e.g. `keras.optimizers.Adam(1e-3)`), or set the environment variable "
+    "TF_USE_LEGACY_KERAS=1 before TensorFlow is first imported, so that `tf.keras` is "
+    "tf_keras.")
+
+
+def is_keras3_object(obj) -> bool:
+    """Whether ``obj`` is an instance of a Keras 3 class (``keras.src...``)."""
+    keras = sys.modules.get("keras")
+    if keras is None:
+        return False  # no Keras 3 object can exist before keras is imported
+    major = str(getattr(keras, "__version__", "3")).split(".")[0]
+    if not major.isdigit() or int(major) < 3:
+        return False
+    return any((cls.__module__ or "").split(".")[0] == "keras"
+               for cls in type(obj).__mro__)
+
+
+def refuse_keras3(obj, name: str) -> None:
+    """Raises ``TypeError`` if ``obj`` (the argument ``name``) is a Keras 3 object."""
+    if is_keras3_object(obj):
+        raise TypeError(f"`{name}` is a Keras 3 object ({type(obj).__module__}."
+                        f"{type(obj).__name__}). {KERAS3_HELP}")
