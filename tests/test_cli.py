@@ -68,6 +68,7 @@ def test_vector_flow_on_digits_flattens_and_reshapes(tmp_path):
     (["train", "--model", "nope", "--out", "x"], "invalid choice: 'nope'"),
     (["train", "--epochs", "0", "--out", "x"], "expected a positive integer, got '0'"),
     (["train", "--hidden-units", "a,b", "--out", "x"], "comma-separated positive integers"),
+    (["train", "--hidden-units", "64,,64", "--out", "x"], "got '64,,64'"),
     (["train", "--model", "vae", "--beta", "-1", "--out", "x"], "expected a number >= 0, got '-1'"),
     (["train", "--learning-rate", "nan", "--out", "x"], "expected a positive number, got 'nan'"),
     (["train", "--data", "moons"], "the following arguments are required: --out"),
@@ -145,3 +146,54 @@ def test_multiworker_without_tf_config_is_a_clear_error(tmp_path, monkeypatch, c
     assert "--strategy multiworker needs the TF_CONFIG environment variable" in (
         capsys.readouterr().err)
     assert not os.path.exists(out)  # nothing written
+
+
+def test_finished_run_is_replaced_only_with_overwrite(tmp_path, capsys):
+    out = str(tmp_path / "run")
+    args = ["train", "--model", "nice", "--data", "moons", "--num-train", "256",
+            "--batch-size", "128", "--out", out, *TINY]
+    assert cli.main(args) == 0
+    with open(os.path.join(out, "metrics.json"), "rb") as f:
+        before = f.read()
+    capsys.readouterr()
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert "holds a finished run" in err and "--overwrite" in err and err.count("\n") == 1
+    with open(os.path.join(out, "metrics.json"), "rb") as f:
+        assert f.read() == before
+    assert cli.main(args + ["--overwrite", "--seed", "1"]) == 0
+    with open(os.path.join(out, "metrics.json"), "rb") as f:
+        assert f.read() != before
+
+
+def test_offline_mnist_names_the_mnist_path_option(tmp_path, monkeypatch, capsys):
+    def offline(path=None, **kwargs):
+        raise ConnectionError("Could not download MNIST through tf_keras.datasets.mnist."
+                              "load_data (URLError: no network). This machine may be offline")
+
+    monkeypatch.setattr(cli.data, "load_mnist", offline)
+    assert cli.main(["train", "--data", "mnist", "--model", "vae",
+                     "--out", str(tmp_path / "r"), *TINY]) == 2
+    err = capsys.readouterr().err
+    assert "--mnist-path" in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_unwritable_out_fails_before_tensorflow_starts(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a directory")
+    code = ("import sys\nfrom tfp_genmodels import cli\n"
+            f"rc = cli.main(['train', '--out', {str(blocker / 'run')!r}])\n"
+            "print(rc, 'tensorflow' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout.split() == ["2", "False"], result
+    assert "--out" in result.stderr and "not writable" in result.stderr
+
+
+def test_sample_on_a_run_without_weights_says_how_to_resume(tmp_path, capsys):
+    run = tmp_path / "run"
+    (run / "backup").mkdir(parents=True)
+    (run / "config.json").write_text("{}")
+    assert cli.main(["sample", "--run", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "no trained weights yet" in err and "--resume" in err and err.count("\n") == 1

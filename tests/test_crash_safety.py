@@ -125,7 +125,7 @@ def test_cli_divergence_writes_nothing_over_the_good_run(tmp_path, monkeypatch, 
 
     monkeypatch.setattr(callbacks, "EpochRecorder", Recorder)
     capsys.readouterr()
-    assert cli.main(args) == 1
+    assert cli.main(args + ["--overwrite"]) == 1  # a finished run is replaced only if asked
     err = capsys.readouterr().err
     assert "at step 5 (epoch 2, batch 1)" in err and "Last good checkpoint" in err
     assert "No weights were written" in err
@@ -134,3 +134,22 @@ def test_cli_divergence_writes_nothing_over_the_good_run(tmp_path, monkeypatch, 
             continue  # rewritten (same content) when the second run starts
         with open(path, "rb") as f:
             assert f.read() == content, f"{path} changed"
+
+
+def test_ctrl_c_during_train_prints_one_line_with_resume(tmp_path):
+    out = str(tmp_path / "run")
+    argv, env = _cli(*TRAIN, "--epochs", "200", "--out", out)
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and callbacks.latest_backup(os.path.join(out, "backup")) is None:
+        time.sleep(0.5)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    lines = [line for line in err.splitlines() if line.startswith("tfp-genmodels")]
+    assert len(lines) == 1 and "--resume" in lines[0], err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert not os.path.exists(os.path.join(out, "weights"))
+    assert cli.main(["sample", "--run", out]) == 2  # says: no weights yet, --resume

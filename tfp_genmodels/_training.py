@@ -5,7 +5,7 @@
 objects refused, inputs of the wrong kind refused with the argument's name,
 and the non-finite policy (``compile(on_nonfinite=...)``):
 
-* ``"raise"`` (default): a step whose loss or any gradient is NaN or inf
+* ``"raise"`` (default): a step whose loss, any gradient or any weight is NaN or inf
   applies no update and ``fit`` raises :class:`NonFiniteLossError` naming the
   epoch, batch and optimizer step; the weights are the last finite ones.
 * ``"skip"``: such a step applies no update, is counted in
@@ -21,11 +21,11 @@ import numpy as np
 import tensorflow as tf
 
 from tfp_genmodels import _keras
-from tfp_genmodels.callbacks import NonFiniteLossError
+from tfp_genmodels.callbacks import NonFiniteLossError, NonFiniteLossGuard
 
 NONFINITE_POLICIES = ("raise", "skip")
 # Marks the run-time assertion, so fit can tell it from other InvalidArgumentErrors.
-_NONFINITE_MARKER = "tfp_genmodels: non-finite loss or gradient"
+_NONFINITE_MARKER = "tfp_genmodels: non-finite loss, gradient or weight"
 
 
 def weighted_mean(values: tf.Tensor, sample_weight: tf.Tensor | None) -> tf.Tensor:
@@ -78,8 +78,11 @@ def checked_gradient_step(model, tape: tf.GradientTape, loss: tf.Tensor) -> tf.T
     replicas = tf.distribute.get_strategy().num_replicas_in_sync
     if replicas > 1:
         grads = [tf.math.scalar_mul(1.0 / replicas, g) for g in grads]  # IndexedSlices too
+    # The weights too: a NaN weight can hide behind a fused ReLU (NaN -> 0 in a
+    # graph) and give a finite loss and zero gradients while eager calls return NaN.
     finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(loss))] + [
-        tf.reduce_all(tf.math.is_finite(getattr(g, "values", g))) for g in grads])
+        tf.reduce_all(tf.math.is_finite(getattr(t, "values", t)))
+        for t in [*grads, *variables]])
     if getattr(model, "on_nonfinite", "raise") == "skip":
         def apply():
             model.optimizer.apply_gradients(zip(grads, variables))
@@ -182,9 +185,10 @@ class _EpochAndBatch:
             def on_epoch_end(self, epoch, logs=None):
                 skipped = model.skipped_count() - position.skipped_at_start
                 if skipped:
-                    warnings.warn(f"epoch {epoch + 1}: skipped {skipped} batch(es) whose loss "
-                                  "or gradient was NaN or inf (on_nonfinite='skip'); their "
-                                  "updates were not applied.", RuntimeWarning, stacklevel=2)
+                    warnings.warn(f"epoch {epoch + 1}: skipped {skipped} batch(es) whose loss, "
+                                  "gradients or weights held NaN or inf "
+                                  "(on_nonfinite='skip'); their updates were not applied.",
+                                  RuntimeWarning, stacklevel=2)
 
         self.epoch, self.batch, self.skipped_at_start = 0, 0, 0
         self.callback = Callback()
@@ -252,13 +256,17 @@ class CheckedModel:
         except tf.errors.InvalidArgumentError as error:
             if _NONFINITE_MARKER not in str(error):
                 raise
+            checkpoints = [c.last_good_checkpoint() for c in callbacks
+                           if isinstance(c, NonFiniteLossGuard)]
             raise NonFiniteLossError(
-                f"the loss or a gradient became NaN or inf at epoch {position.epoch + 1}, "
-                f"batch {position.batch + 1} (optimizer step "
-                f"{int(self.optimizer.iterations.numpy()) + 1}); that update was not applied, "
-                "so the weights are the last finite ones. Check the data for NaN/inf rows "
-                "(np.isfinite), lower the learning rate, or compile(on_nonfinite='skip') to "
-                "skip such batches with a warning.") from None
+                f"the loss, a gradient or a weight was NaN or inf at step "
+                f"{int(self.optimizer.iterations.numpy()) + 1} (epoch {position.epoch + 1}, "
+                f"batch {position.batch + 1}); that update was not applied, so the weights "
+                "are the last finite ones. Check the data for NaN/inf rows (np.isfinite), "
+                "lower the learning rate, or compile(on_nonfinite='skip') to skip such "
+                "batches with a warning."
+                + (f" Last good checkpoint: {checkpoints[0] or 'none yet'}."
+                   if checkpoints else "")) from None
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  *args, **kwargs):

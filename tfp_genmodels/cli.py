@@ -57,7 +57,7 @@ class TrainingFailed(Exception):
 
 
 # Options that do not change what is trained (may differ on --resume).
-_RUN_ONLY_OPTIONS = ("command", "out", "resume", "verbose")
+_RUN_ONLY_OPTIONS = ("command", "out", "resume", "verbose", "overwrite")
 
 
 class Dataset(NamedTuple):
@@ -77,7 +77,12 @@ def load_dataset(name: str, num_train: int, seed: int, mnist_path: str | None) -
         return Dataset(data.toy_sample(name, num_train, seed=seed),
                        data.toy_sample(name, n_eval, seed=seed + 1),
                        data.toy_sample(name, n_eval, seed=seed + 2), None, None)
-    images = data.load_digits() if name == "digits" else data.load_mnist(path=mnist_path)
+    try:
+        images = data.load_digits() if name == "digits" else data.load_mnist(path=mnist_path)
+    except ConnectionError as error:
+        raise CLIError(f"--data {name}: the download failed ({str(error).split('. ')[0]}); "
+                       "this machine may be offline. Download mnist.npz elsewhere and pass "
+                       "--mnist-path /path/to/mnist.npz.") from error
     return Dataset(images.train.x, images.validation.x, images.test.x, images.levels,
                    images.event_shape, images.test.y)
 
@@ -195,6 +200,12 @@ def _load(run: str):
     if not os.path.isfile(config_path):
         raise CLIError(f"--run must be a directory written by `tfp-genmodels train`; "
                        f"{config_path} does not exist.")
+    if not os.path.isdir(os.path.join(run, "weights")):
+        interrupted = os.path.isdir(os.path.join(run, "backup"))
+        raise CLIError(f"--run {run} has no trained weights yet: " + (
+            "its training was interrupted. Continue it with the same `tfp-genmodels train` "
+            f"command plus --resume (options in {os.path.join(run, 'train_args.json')})."
+            if interrupted else "its training has not finished (or failed); train it first."))
     with open(config_path, encoding="utf-8") as f:
         config = json.load(f)
     model = build_model(config)
@@ -290,6 +301,10 @@ def train(args: argparse.Namespace) -> dict:
     """Trains, evaluates, and writes the run directory; returns the metrics."""
     import tf_keras as keras
 
+    if not args.resume and not args.overwrite and os.path.isfile(
+            os.path.join(args.out, "metrics.json")):
+        raise CLIError(f"--out {args.out} holds a finished run (metrics.json); pass "
+                       "--overwrite to replace it, or choose another --out.")
     strategy = make_strategy(args.strategy)
     backup_dir = os.path.join(args.out, "backup")
     _check_resume(args, backup_dir)
@@ -436,8 +451,8 @@ _nonnegative_float = _number(0.0, False, "a number >= 0")
 
 
 def _units(text: str) -> tuple[int, ...]:
-    try:
-        units = tuple(int(u) for u in text.split(",") if u.strip())
+    try:  # every part must be a number: "64,,64" is a typo, not 64,64
+        units = tuple(int(u) for u in text.split(","))
     except ValueError:
         units = ()
     if not units or any(u <= 0 for u in units):
@@ -484,6 +499,8 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", action="store_true",
                    help="continue the interrupted run in --out from its last backup (same "
                         "options as the interrupted command)")
+    t.add_argument("--overwrite", action="store_true",
+                   help="replace a finished run in --out (refused otherwise)")
     t.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                    help="Keras verbosity: 1 progress bar, 2 one line per epoch "
                         "[%(default)s]")
@@ -528,9 +545,44 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def check_writable(path: str, option: str) -> None:
+    """Raises ``CLIError`` unless ``path`` can be created or written (checked before
+    TensorFlow starts, so a typo costs no start-up and no training)."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise CLIError(f"{option} {path} exists and is not a directory.")
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
+        raise CLIError(f"{option} {path} is not writable ({existing} does not allow "
+                       "writing); choose another directory.")
+
+
+def _interrupted_message(args: argparse.Namespace) -> str:
+    if args.command == "train":
+        return ("interrupted; the last completed epoch is kept in "
+                f"{os.path.join(args.out, 'backup')}: run the same command with --resume to "
+                "continue.")
+    return "interrupted; nothing was written."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    try:
+        out = getattr(args, "out", None)
+        if out is not None:
+            check_writable(out, "--out")
+        return _run(args)
+    except KeyboardInterrupt:
+        print(f"tfp-genmodels: {_interrupted_message(args)}", file=sys.stderr)
+        return 130
+    except CLIError as err:
+        print(f"tfp-genmodels: error: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         if args.command == "train":
             metrics = train(args)
