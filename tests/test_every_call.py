@@ -14,7 +14,7 @@ from tfp_genmodels import data, export, flows, vae
 from tfp_genmodels.callbacks import NonFiniteLossError
 
 X = data.toy_sample("moons", 256, seed=0).astype(np.float32)
-WRONG_SHAPE = (ValueError, tf.errors.InvalidArgumentError)
+WRONG_SHAPE = ValueError  # also from inside fit's graph: the message of an eager call
 
 VECTOR_FLOWS = {
     "realnvp": lambda: flows.RealNVP(event_shape=(2,), num_layers=2, hidden_units=(8,)),
@@ -90,8 +90,8 @@ def test_pixel_range_is_checked_for_tf_data_too():
     with pytest.raises(ValueError, match="unit pixels in"):
         model.fit(pixels, epochs=1, verbose=0)  # the NumPy path (already refused)
     dataset = tf.data.Dataset.from_tensor_slices(pixels).batch(32)
-    with pytest.raises(tf.errors.InvalidArgumentError,
-                       match=r"must hold unit pixels in \[0, 1\].*Use pixel_format=.{1,3}integer"):
+    with pytest.raises(ValueError,
+                       match=r"must hold unit pixels in \[0, 1\].*Use pixel_format=.integer"):
         model.fit(dataset, epochs=1, verbose=0)
 
 

@@ -15,6 +15,8 @@ and the non-finite policy (``compile(on_nonfinite=...)``):
 
 from __future__ import annotations
 
+import contextlib
+import re
 import warnings
 
 import numpy as np
@@ -167,6 +169,29 @@ def is_weight_placeholder(y) -> bool:
             and y.shape.rank == 2 and y.shape[-1] == 0)
 
 
+# The message of one of our run-time checks (`_validation.assert_*`) inside a
+# graph error: "assertion failed: [`x` must ...] [data]".
+_INPUT_CHECK = re.compile(
+    r"assertion failed: \[(`\w+` must.*?)\](?= \[|\s*$)(?: \[([^\]]*)\])?", re.M)
+
+
+@contextlib.contextmanager
+def input_errors_as_value_errors():
+    """Turns a failed run-time input check inside ``fit``/``evaluate``/``predict``
+    (a graph ``InvalidArgumentError`` with a long trace) into the ``ValueError``
+    an eager call raises: the argument, the expectation and what was received."""
+    try:
+        yield
+    except tf.errors.InvalidArgumentError as error:
+        found = _INPUT_CHECK.search(str(error))
+        if found is None:
+            raise
+        message = found.group(1).replace("\\'", "'")  # TF escapes quotes in the trace
+        data = found.group(2)
+        raise ValueError(message + (f" {data}" if data and "Condition" not in data else "")
+                         ) from None
+
+
 class _EpochAndBatch:
     """Remembers where ``fit`` is, for error messages and warnings."""
 
@@ -230,6 +255,10 @@ class CheckedModel:
         if on_nonfinite not in NONFINITE_POLICIES:
             raise ValueError(f"`on_nonfinite` must be one of {NONFINITE_POLICIES}; got "
                              f"{on_nonfinite!r}.")
+        if on_nonfinite == "skip" and tf.distribute.get_strategy().num_replicas_in_sync > 1:
+            raise ValueError("`on_nonfinite='skip'` works on one replica (the skip is a "
+                             "tf.cond around the optimizer step); under a multi-replica "
+                             "strategy use the default 'raise'.")
         self.on_nonfinite = on_nonfinite
         super().compile(optimizer=optimizer, **kwargs)
         if hasattr(self.optimizer, "build"):
@@ -251,8 +280,10 @@ class CheckedModel:
             _keras.refuse_keras3(callback, f"callbacks[{i}]")
         position = _EpochAndBatch(self)
         try:
-            return super().fit(x, y, *args, validation_data=as_validation_data(validation_data),
-                               callbacks=[position.callback, *callbacks], **kwargs)
+            with input_errors_as_value_errors():
+                return super().fit(x, y, *args,
+                                   validation_data=as_validation_data(validation_data),
+                                   callbacks=[position.callback, *callbacks], **kwargs)
         except tf.errors.InvalidArgumentError as error:
             if _NONFINITE_MARKER not in str(error):
                 raise
@@ -272,5 +303,12 @@ class CheckedModel:
                  *args, **kwargs):
         """``keras.Model.evaluate``, with ``sample_weight`` honoured (see ``fit``)."""
         check_data_arg(x, "x")
-        return super().evaluate(x, with_weight_placeholder(y, sample_weight), batch_size,
-                                verbose, sample_weight, *args, **kwargs)
+        with input_errors_as_value_errors():
+            return super().evaluate(x, with_weight_placeholder(y, sample_weight), batch_size,
+                                    verbose, sample_weight, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        """``keras.Model.predict`` (the per-example log density / ELBO), input checked."""
+        check_data_arg(x, "x")
+        with input_errors_as_value_errors():
+            return super().predict(x, *args, **kwargs)
