@@ -227,3 +227,12 @@ def test_keras3_objects_are_refused_with_both_ways_out():
     from tfp_genmodels import bijectors
     with pytest.raises(TypeError, match=r"`conditioner` is a Keras 3 object"):
         bijectors.AffineCoupling([2], conditioner=keras3.layers.Dense(2))
+
+
+def test_non_finite_policy_survives_a_keras_round_trip(tmp_path):
+    model = _compiled(VECTOR_FLOWS["realnvp"](), on_nonfinite="skip")
+    model.fit(X, epochs=1, verbose=0)
+    model.save(str(tmp_path / "m.keras"))
+    loaded = keras.models.load_model(str(tmp_path / "m.keras"))
+    assert loaded.on_nonfinite == "skip"
+    assert int(loaded.optimizer.iterations.numpy()) == int(model.optimizer.iterations.numpy())

@@ -266,6 +266,20 @@ class CheckedModel:
             # inside a tf.cond branch).
             self.optimizer.build(self.trainable_variables)
 
+    def get_compile_config(self) -> dict | None:
+        """Keras' compile config plus ``on_nonfinite`` (saved in ``.keras`` files)."""
+        config = super().get_compile_config()
+        if config is not None:
+            config = {**config, "on_nonfinite": self.on_nonfinite}
+        return config
+
+    def compile_from_config(self, config: dict) -> None:
+        """Re-compiles a loaded model (Keras skips models with a custom ``compile``)."""
+        import tf_keras as keras
+
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)  # builds the optimizer's slots (see compile)
+
     def fit(self, x=None, y=None, *args, validation_data=None, callbacks=None,
             sample_weight=None, **kwargs):
         """``keras.Model.fit``; also accepts a bare array (or DataFrame) as
