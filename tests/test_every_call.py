@@ -93,6 +93,10 @@ def test_pixel_range_is_checked_for_tf_data_too():
     with pytest.raises(ValueError,
                        match=r"must hold unit pixels in \[0, 1\].*Use pixel_format=.integer"):
         model.fit(dataset, epochs=1, verbose=0)
+    # XLA drops the assertion; out-of-range pixels become NaN and training stops.
+    model.compile(optimizer="adam", jit_compile=True)
+    with pytest.raises(NonFiniteLossError, match="pixels out of range"):
+        model.fit(dataset, epochs=1, verbose=0)
 
 
 def _with_nan_row(row=70):
@@ -101,9 +105,12 @@ def _with_nan_row(row=70):
     return x
 
 
-@pytest.mark.parametrize("make", [VECTOR_FLOWS["realnvp"], _small_vae], ids=["flow", "vae"])
-def test_non_finite_batch_raises_and_weights_stay_finite(make):
-    model = _compiled(make())
+@pytest.mark.parametrize("make, jit", [(VECTOR_FLOWS["realnvp"], False), (_small_vae, False),
+                                       (VECTOR_FLOWS["realnvp"], True)],
+                         ids=["flow", "vae", "flow_xla"])
+def test_non_finite_batch_raises_and_weights_stay_finite(make, jit):
+    """Also under XLA, which drops assertions: the update is gated by a tf.cond."""
+    model = _compiled(make(), jit_compile=jit)
     with pytest.raises(NonFiniteLossError, match=r"at step 3 \(epoch 1, batch 3\).*not applied"):
         model.fit(_with_nan_row(70), batch_size=32, epochs=1, shuffle=False, verbose=0)
     # Two good steps ran, the third was refused before it touched anything.

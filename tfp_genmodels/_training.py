@@ -8,6 +8,11 @@ and the non-finite policy (``compile(on_nonfinite=...)``):
 * ``"raise"`` (default): a step whose loss, any gradient or any weight is NaN or inf
   applies no update and ``fit`` raises :class:`NonFiniteLossError` naming the
   epoch, batch and optimizer step; the weights are the last finite ones.
+
+The update is gated by a ``tf.cond`` (XLA keeps it; it drops assertions) and
+a refused step is counted in ``model.skipped_batches``; under ``"raise"`` a
+callback raises after that batch. With several replicas an assertion guards
+the update instead (the optimizer's ``merge_call`` cannot run in a cond).
 * ``"skip"``: such a step applies no update, is counted in
   ``model.skipped_batches`` and ``fit`` warns at the end of each epoch that
   skipped any; training goes on. (A batch with a NaN row is skipped whole.)
@@ -85,16 +90,21 @@ def checked_gradient_step(model, tape: tf.GradientTape, loss: tf.Tensor) -> tf.T
     finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(loss))] + [
         tf.reduce_all(tf.math.is_finite(getattr(t, "values", t)))
         for t in [*grads, *variables]])
-    if getattr(model, "on_nonfinite", "raise") == "skip":
+    if replicas == 1:
+        # The update is gated by a tf.cond, not only by an assertion: XLA
+        # (jit_compile=True) drops assertions, a cond it keeps. A refused step is
+        # counted; under "raise", fit's callback raises after the batch.
         def apply():
             model.optimizer.apply_gradients(zip(grads, variables))
             return tf.constant(True)
 
-        def skip():
+        def refuse():
             model.skipped_batches.assign_add(1)
             return tf.constant(False)
 
-        return tf.cond(finite, apply, skip)
+        return tf.cond(finite, apply, refuse)
+    # Several replicas: the optimizer's merge_call cannot run inside a tf.cond, so
+    # an assertion guards the update ("skip" is refused at compile).
     check = tf.debugging.Assert(finite, [_NONFINITE_MARKER, "at optimizer step",
                                          model.optimizer.iterations + 1, "loss", loss])
     with tf.control_dependencies([check]):
@@ -207,6 +217,11 @@ class _EpochAndBatch:
             def on_train_batch_begin(self, batch, logs=None):
                 position.batch = batch
 
+            def on_train_batch_end(self, batch, logs=None):
+                if (model.on_nonfinite == "raise"
+                        and model.skipped_count() > position.skipped_at_start):
+                    raise position.error()
+
             def on_epoch_end(self, epoch, logs=None):
                 skipped = model.skipped_count() - position.skipped_at_start
                 if skipped:
@@ -215,8 +230,23 @@ class _EpochAndBatch:
                                   "(on_nonfinite='skip'); their updates were not applied.",
                                   RuntimeWarning, stacklevel=2)
 
+        self.model, self.guards = model, []
         self.epoch, self.batch, self.skipped_at_start = 0, 0, 0
         self.callback = Callback()
+
+    def error(self) -> NonFiniteLossError:
+        """The error of ``on_nonfinite="raise"``: where it happened and what to do."""
+        checkpoints = [guard.last_good_checkpoint() for guard in self.guards]
+        return NonFiniteLossError(
+            f"the loss, a gradient or a weight was NaN or inf at step "
+            f"{int(self.model.optimizer.iterations.numpy()) + 1} (epoch {self.epoch + 1}, "
+            f"batch {self.batch + 1}); that update was not applied, so the weights "
+            "are the last finite ones. Check the data for NaN/inf rows (np.isfinite) or "
+            "pixels out of range (with jit_compile=True they show up here), "
+            "lower the learning rate, or compile(on_nonfinite='skip') to skip such "
+            "batches with a warning."
+            + (f" Last good checkpoint: {checkpoints[0] or 'none yet'}."
+               if checkpoints else ""))
 
 
 class CheckedModel:
@@ -293,6 +323,7 @@ class CheckedModel:
         for i, callback in enumerate(callbacks):
             _keras.refuse_keras3(callback, f"callbacks[{i}]")
         position = _EpochAndBatch(self)
+        position.guards = [c for c in callbacks if isinstance(c, NonFiniteLossGuard)]
         try:
             with input_errors_as_value_errors():
                 return super().fit(x, y, *args,
@@ -301,17 +332,7 @@ class CheckedModel:
         except tf.errors.InvalidArgumentError as error:
             if _NONFINITE_MARKER not in str(error):
                 raise
-            checkpoints = [c.last_good_checkpoint() for c in callbacks
-                           if isinstance(c, NonFiniteLossGuard)]
-            raise NonFiniteLossError(
-                f"the loss, a gradient or a weight was NaN or inf at step "
-                f"{int(self.optimizer.iterations.numpy()) + 1} (epoch {position.epoch + 1}, "
-                f"batch {position.batch + 1}); that update was not applied, so the weights "
-                "are the last finite ones. Check the data for NaN/inf rows (np.isfinite), "
-                "lower the learning rate, or compile(on_nonfinite='skip') to skip such "
-                "batches with a warning."
-                + (f" Last good checkpoint: {checkpoints[0] or 'none yet'}."
-                   if checkpoints else "")) from None
+            raise position.error() from None
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None,
                  *args, **kwargs):

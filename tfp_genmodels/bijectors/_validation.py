@@ -157,11 +157,18 @@ def assert_finite(x: tf.Tensor, name: str = "x") -> tf.Tensor:
 
 
 def assert_in_range(x: tf.Tensor, low: float, high: float, message: str) -> tf.Tensor:
-    """``x``, after a check that every value lies in ``[low, high]`` (in any graph)."""
+    """``x``, after a check that every value lies in ``[low, high]`` (in any graph).
+
+    XLA (``jit_compile=True``) drops assertions, so values outside the range
+    also become NaN: the result is then NaN (and training stops under the
+    non-finite policy) instead of a plausible wrong number.
+    """
+    low, high = tf.cast(low, x.dtype), tf.cast(high, x.dtype)
     with tf.control_dependencies([
-            tf.debugging.assert_greater_equal(x, tf.cast(low, x.dtype), message=message),
-            tf.debugging.assert_less_equal(x, tf.cast(high, x.dtype), message=message)]):
-        return tf.identity(x)
+            tf.debugging.assert_greater_equal(x, low, message=message),
+            tf.debugging.assert_less_equal(x, high, message=message)]):
+        in_range = tf.logical_and(x >= low, x <= high)
+        return tf.where(in_range, x, tf.constant(float("nan"), x.dtype))
 
 
 def num_samples_arg(n, name: str = "n"):
