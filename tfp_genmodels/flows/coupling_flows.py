@@ -55,6 +55,23 @@ class _VectorCouplingFlow(FlowModel):
     def _coupling(self, index: int) -> B.CouplingBijector:
         raise NotImplementedError
 
+    def _mask(self, index: int) -> dict:
+        """The mask arguments of coupling ``index`` (ones: conditioning elements).
+
+        Every coordinate must be transformed by some coupling. With no mixing
+        (or a learned one) the half mask alternates with its complement. A
+        reversal already swaps the halves, so flipping too would transform the
+        same coordinates in every layer; instead the conditioning part is the
+        first ``ceil(D/2)`` positions in even layers and the first
+        ``floor(D/2)`` in odd ones, so that for odd ``D`` the middle coordinate
+        is transformed too.
+        """
+        if self.permutation != "reverse":
+            return {"flip_mask": bool(index % 2)}
+        dim = self.event_shape[0]
+        num_conditioning = (dim + 1) // 2 if index % 2 == 0 else dim // 2
+        return {"mask": (np.arange(dim) < num_conditioning).astype(np.float32)}
+
     def build_bijectors(self):
         data_to_base = []  # the data -> base order, which is tfb.Chain's list order
         dim = self.event_shape[0]
@@ -135,7 +152,7 @@ class RealNVP(_VectorCouplingFlow):
                                         self.hidden_units, self.context_shape)
 
     def _coupling(self, index):
-        return B.AffineCoupling(self.event_shape, flip_mask=bool(index % 2),
+        return B.AffineCoupling(self.event_shape, **self._mask(index),
                                 hidden_units=self.hidden_units,
                                 context_shape=self.context_shape, name=f"coupling_{index}")
 
@@ -163,7 +180,7 @@ class NICE(_VectorCouplingFlow):
                          name, **kwargs)
 
     def _coupling(self, index):
-        return B.AdditiveCoupling(self.event_shape, flip_mask=bool(index % 2),
+        return B.AdditiveCoupling(self.event_shape, **self._mask(index),
                                   hidden_units=self.hidden_units,
                                   context_shape=self.context_shape, name=f"coupling_{index}")
 
@@ -196,7 +213,7 @@ class NeuralSplineFlow(_VectorCouplingFlow):
 
     def _coupling(self, index):
         return B.SplineCoupling(self.event_shape, num_bins=self.num_bins, bound=self.bound,
-                                flip_mask=bool(index % 2), hidden_units=self.hidden_units,
+                                **self._mask(index), hidden_units=self.hidden_units,
                                 context_shape=self.context_shape, name=f"coupling_{index}")
 
     def get_config(self) -> dict:
