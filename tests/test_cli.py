@@ -197,3 +197,22 @@ def test_sample_on_a_run_without_weights_says_how_to_resume(tmp_path, capsys):
     assert cli.main(["sample", "--run", str(run)]) == 2
     err = capsys.readouterr().err
     assert "no trained weights yet" in err and "--resume" in err and err.count("\n") == 1
+
+
+def test_fashion_mnist_from_a_data_path_for_a_flow_and_a_vae(tmp_path):
+    from tests.test_fashion_mnist import _fake_dataset
+
+    idx = str(tmp_path / "idx")
+    _fake_dataset(idx, n_train=10016, n_test=16)  # the CLI keeps 10,000 for validation
+    for model, extra in (("maf", ["--num-layers", "1"]), ("vae", ["--latent-dim", "2",
+                                                                  "--iwae-samples", "4"])):
+        out = str(tmp_path / model)
+        assert cli.main(["train", "--model", model, "--data", "fashion_mnist", "--data-path",
+                         idx, "--epochs", "1", "--batch-size", "16", "--hidden-units", "8",
+                         "--verbose", "0", *extra, "--out", out]) == 0
+        with open(os.path.join(out, "metrics.json")) as f:
+            metrics = json.load(f)
+        assert np.isfinite(metrics["test"]["nll"])
+        assert cli.main(["sample", "--run", out, "-n", "3"]) == 0
+        assert np.load(os.path.join(out, "samples.npy")).shape == (3, 28, 28, 1)
+        assert os.path.isfile(os.path.join(out, "samples.png"))

@@ -45,7 +45,10 @@ from tfp_genmodels._distribute import STRATEGIES, make_strategy
 MODELS = ("nice", "realnvp", "spline", "maf", "iaf", "glow", "vae")
 FLOW_MODELS = MODELS[:-1]
 IMAGE_ONLY_MODELS = ("glow",)
-DATASETS = data.TOY_DENSITIES + ("digits", "mnist")
+IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist")
+# 28x28 images in 256 levels: a VAE models them as binarised pixels (Bernoulli).
+BINARISED_DATASETS = ("mnist", "fashion_mnist")
+DATASETS = data.TOY_DENSITIES + IMAGE_DATASETS
 
 
 class CLIError(Exception):
@@ -69,14 +72,23 @@ class Dataset(NamedTuple):
     test_labels: np.ndarray | None = None
 
 
-def load_dataset(name: str, num_train: int, seed: int, mnist_path: str | None) -> Dataset:
+def load_dataset(name: str, num_train: int, seed: int, mnist_path: str | None,
+                 data_path: str | None = None) -> Dataset:
     """Toy data: ``num_train`` / ``num_train // 4`` / ``num_train // 4`` draws with seeds
-    ``seed``, ``seed + 1``, ``seed + 2``. Images: the fixed splits of the data module."""
+    ``seed``, ``seed + 1``, ``seed + 2``. Images: the fixed splits of the data module
+    (``data_path``: a directory with Fashion-MNIST's IDX files)."""
     if name in data.TOY_DENSITIES:
         n_eval = max(num_train // 4, 1)
         return Dataset(data.toy_sample(name, num_train, seed=seed),
                        data.toy_sample(name, n_eval, seed=seed + 1),
                        data.toy_sample(name, n_eval, seed=seed + 2), None, None)
+    if name == "fashion_mnist":
+        try:
+            images = data.load_fashion_mnist(path=data_path)
+        except ConnectionError as error:
+            raise CLIError(f"--data fashion_mnist: {error}") from error
+        return Dataset(images.train.x, images.validation.x, images.test.x, images.levels,
+                       images.event_shape, images.test.y)
     try:
         images = data.load_digits() if name == "digits" else data.load_mnist(path=mnist_path)
     except ConnectionError as error:
@@ -91,13 +103,14 @@ def model_config(args: argparse.Namespace, dataset: Dataset) -> dict:
     """The JSON-serialisable description that :func:`build_model` turns into a model."""
     image = dataset.image_shape is not None
     if args.model in IMAGE_ONLY_MODELS and not image:
-        raise CLIError(f"--model {args.model} needs image data (digits, mnist); got "
+        raise CLIError(f"--model {args.model} needs image data {IMAGE_DATASETS}; got "
                        f"--data {args.data}.")
     if args.model == "vae":
         return {"model": "vae", "event_shape": list(dataset.train.shape[1:]),
                 "flatten": False, "pixel_levels": dataset.pixel_levels,
                 "likelihood": ("gaussian" if not image else
-                               "bernoulli" if args.data == "mnist" else "categorical"),
+                               "bernoulli" if args.data in BINARISED_DATASETS
+                               else "categorical"),
                 "latent_dim": args.latent_dim, "posterior": args.posterior,
                 "prior": args.prior, "beta": args.beta,
                 "kl_warmup_steps": args.kl_warmup_steps, "free_bits": args.free_bits,
@@ -314,7 +327,8 @@ def train(args: argparse.Namespace) -> dict:
     out = args.out if chief else tempfile.mkdtemp(prefix="tfp-genmodels-worker-")
     try:
         keras.utils.set_random_seed(args.seed)
-        dataset = load_dataset(args.data, args.num_train, args.seed, args.mnist_path)
+        dataset = load_dataset(args.data, args.num_train, args.seed, args.mnist_path,
+                               args.data_path)
         config = model_config(args, dataset)
         with strategy.scope():
             model = build_model(config)
@@ -472,8 +486,8 @@ def make_parser() -> argparse.ArgumentParser:
     t.add_argument("--model", choices=MODELS, default="realnvp",
                    help="a flow recipe (glow needs image data) or vae [%(default)s]")
     t.add_argument("--data", choices=DATASETS, default="moons",
-                   help="a 2-D toy density, the 8x8 digits (17 levels) or MNIST "
-                        "[%(default)s]")
+                   help="a 2-D toy density, the 8x8 digits (17 levels), MNIST or "
+                        "Fashion-MNIST [%(default)s]")
     t.add_argument("--epochs", type=_positive_int, default=50, help="[%(default)s]")
     t.add_argument("--batch-size", type=_positive_int, default=256, help="[%(default)s]")
     t.add_argument("--learning-rate", type=_positive_float, default=1e-3,
@@ -492,6 +506,9 @@ def make_parser() -> argparse.ArgumentParser:
                                                          "[%(default)s]")
     t.add_argument("--mnist-path", default=None,
                    help="a local mnist.npz instead of the Keras download")
+    t.add_argument("--data-path", default=None,
+                   help="--data fashion_mnist: a directory with its four IDX files [Keras' "
+                        "cache, then /usr/share/datasets/fashion-mnist, then the download]")
     t.add_argument("--jit-compile", action="store_true", help="compile steps with XLA")
     t.add_argument("--strategy", choices=STRATEGIES, default="default",
                    help="tf.distribute strategy: one device, every local GPU (mirrored), or "

@@ -17,7 +17,9 @@ with scikit-learn, no download), 17 grey levels ``0..16``, as ``[N, 8, 8, 1]``
 float32 integers with a fixed train/validation/test split.
 :func:`load_mnist` goes through ``tf_keras.datasets.mnist`` (a download, or
 a local ``mnist.npz`` through ``path=``) and fails with a clear
-``ConnectionError`` when offline.
+``ConnectionError`` when offline. :func:`load_fashion_mnist` reads the four
+IDX files of Fashion-MNIST from a directory, Keras' cache or Debian's
+``dataset-fashion-mnist`` package before it tries a download.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import os
 from typing import NamedTuple
 
 import numpy as np
+
+from tfp_genmodels import _idx
 
 TOY_DENSITIES = ("moons", "8gaussians", "checkerboard", "rings", "pinwheel", "2spirals",
                  "circles", "swissroll")
@@ -200,6 +204,96 @@ def load_mnist(path: str | None = None, num_validation: int = 5000) -> ImageData
                 f"({type(err).__name__}: {err}). This machine may be offline: download "
                 "mnist.npz elsewhere and pass load_mnist(path='.../mnist.npz'), or use "
                 "load_digits(), which ships with scikit-learn.") from err
+    return _image_data(x_train, y_train, x_test, y_test, num_validation, MNIST_LEVELS)
+
+
+FASHION_MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                       "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+#: Where Debian's and Ubuntu's ``dataset-fashion-mnist`` package puts the files.
+FASHION_MNIST_DEBIAN_DIR = "/usr/share/datasets/fashion-mnist"
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal",
+                         "Shirt", "Sneaker", "Bag", "Ankle boot")
+
+
+def _keras_cache_dir() -> str:
+    return os.path.join(os.path.expanduser("~"), ".keras", "datasets", "fashion-mnist")
+
+
+def _read_fashion_mnist(directory: str):
+    files = {stem: _idx.find(directory, stem) for stem in FASHION_MNIST_FILES}
+    missing = [stem for stem, found in files.items() if found is None]
+    if missing:
+        return None, missing
+    x_train, y_train, x_test, y_test = (_idx.read_idx(files[s]) for s in FASHION_MNIST_FILES)
+    for name, x, y in (("train", x_train, y_train), ("t10k", x_test, y_test)):
+        if x.ndim != 3 or x.shape[1:] != (28, 28) or y.shape != (len(x),):
+            raise ValueError(f"{directory}: the {name} files must hold [N, 28, 28] images and "
+                             f"N labels; got images {x.shape} and labels {y.shape}.")
+    return (x_train, y_train, x_test, y_test), []
+
+
+def load_fashion_mnist(path: str | None = None, num_validation: int = 10000) -> ImageData:
+    """Fashion-MNIST (Xiao et al., 2017) like :func:`load_mnist`: ``[N, 28, 28, 1]``
+    float32 arrays holding ``0..255``, integer labels (``FASHION_MNIST_CLASSES``).
+
+    The 60,000 training images are split into train and validation (the last
+    ``num_validation``); test is the 10,000 test images. The four IDX files
+    (``train-images-idx3-ubyte.gz``, ``train-labels-idx1-ubyte.gz``,
+    ``t10k-images-idx3-ubyte.gz``, ``t10k-labels-idx1-ubyte.gz``; gzipped or
+    not) are read, in this order, from ``path``, Keras' cache
+    (``~/.keras/datasets/fashion-mnist``) and Debian's package
+    (``/usr/share/datasets/fashion-mnist``, ``apt install dataset-fashion-mnist``);
+    only then is the Keras download tried.
+
+    Args:
+      path: a directory holding the four files (then nothing else is tried).
+      num_validation: images of the training set kept for validation.
+
+    Raises:
+      FileNotFoundError: ``path`` lacks some of the files (they are named).
+      ConnectionError: no copy was found and the download failed (offline);
+        the message names the three ways to provide the data.
+
+    References:
+      Xiao, Rasul & Vollgraf. Fashion-MNIST: a Novel Image Dataset for
+      Benchmarking Machine Learning Algorithms. 2017. arXiv:1708.07747.
+    """
+    if path is not None:
+        arrays, missing = _read_fashion_mnist(path)
+        if arrays is None:
+            raise FileNotFoundError(f"`path` {path!r} must be a directory holding the four "
+                                    f"Fashion-MNIST IDX files; missing: {missing}.")
+    else:
+        arrays = None
+        for directory in (_keras_cache_dir(), FASHION_MNIST_DEBIAN_DIR):
+            arrays, _ = _read_fashion_mnist(directory)
+            if arrays is not None:
+                break
+        if arrays is None:
+            arrays = _download_fashion_mnist()
+    x_train, y_train, x_test, y_test = arrays
+    return _image_data(x_train, y_train, x_test, y_test, num_validation, MNIST_LEVELS)
+
+
+def _download_fashion_mnist():
+    import tf_keras as keras
+    try:
+        (x_train, y_train), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
+    except Exception as err:  # urllib raises several types; all mean "no download"
+        raise ConnectionError(
+            "Could not find Fashion-MNIST locally nor download it through "
+            f"tf_keras.datasets.fashion_mnist.load_data ({type(err).__name__}: {err}). "
+            "Provide the four IDX files (train-images-idx3-ubyte.gz, ...) in one of three "
+            "ways: `apt install dataset-fashion-mnist` (Debian/Ubuntu: "
+            f"{FASHION_MNIST_DEBIAN_DIR}); copy them to {_keras_cache_dir()}; or pass "
+            "load_fashion_mnist(path='DIR') (CLI: --data-path DIR).") from err
+    return x_train, y_train, x_test, y_test
+
+
+def _image_data(x_train, y_train, x_test, y_test, num_validation: int, levels: int
+                ) -> ImageData:
+    """``[N, H, W, 1]`` float32 images and int64 labels; the last ``num_validation``
+    training images form the validation split."""
     if isinstance(num_validation, bool) or not isinstance(num_validation, (int, np.integer)) \
             or not 0 < num_validation < len(x_train):
         raise ValueError(f"`num_validation` must be an int in (0, {len(x_train)}); got "
@@ -209,7 +303,7 @@ def load_mnist(path: str | None = None, num_validation: int = 5000) -> ImageData
     y_train, y_test = y_train.astype(np.int64), y_test.astype(np.int64)
     k = len(x_train) - num_validation
     return ImageData(Split(x_train[:k], y_train[:k]), Split(x_train[k:], y_train[k:]),
-                     Split(x_test, y_test), levels=MNIST_LEVELS)
+                     Split(x_test, y_test), levels=levels)
 
 
 def dynamic_binarization(x, seed: int | None = None):
