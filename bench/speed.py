@@ -40,49 +40,20 @@ import tf_keras as keras  # noqa: E402
 
 from tfp_genmodels import flows  # noqa: E402
 
+import _tfp_baselines  # noqa: E402  (bench/ is the script's directory)
+
 tfb, tfd = tfp.bijectors, tfp.distributions
 
 
-class ShiftLogScale(keras.layers.Layer):
-    """TFP's ``shift_and_log_scale_fn`` contract from Keras Dense layers."""
-
-    def __init__(self, input_dim: int, output_dim: int, hidden=(256, 256)):
-        super().__init__()
-        self.hidden = [keras.layers.Dense(u, activation="relu") for u in hidden]
-        self.out = keras.layers.Dense(2 * output_dim, kernel_initializer="zeros")
-        self.build_net(input_dim)
-
-    def build_net(self, input_dim):
-        self(tf.zeros([1, input_dim]), 0)
-
-    def call(self, x, output_units):
-        for layer in self.hidden:
-            x = layer(x)
-        shift, log_scale = tf.split(self.out(x), 2, axis=-1)
-        return shift, log_scale
-
-
 def tfp_realnvp(dim: int, layers: int):
-    bijectors = []
-    for i in range(layers):
-        bijectors.append(tfb.RealNVP(num_masked=dim // 2, shift_and_log_scale_fn=ShiftLogScale(
-            dim // 2, dim - dim // 2)))
-        if i < layers - 1:
-            bijectors.append(tfb.Permute(np.arange(dim)[::-1].copy()))
     base = tfd.MultivariateNormalDiag(tf.zeros(dim))
-    return tfd.TransformedDistribution(base, tfb.Chain(bijectors))
+    return tfd.TransformedDistribution(base, tfb.Chain(
+        _tfp_baselines.realnvp(dim, layers, log_scale_bound=None)))
 
 
 def tfp_maf(dim: int, layers: int):
-    bijectors = []
-    for i in range(layers):
-        made = tfb.AutoregressiveNetwork(params=2, event_shape=[dim], hidden_units=[256, 256],
-                                         activation="relu")
-        bijectors.append(tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=made))
-        if i < layers - 1:
-            bijectors.append(tfb.Permute(np.arange(dim)[::-1].copy()))
     base = tfd.MultivariateNormalDiag(tf.zeros(dim))
-    return tfd.TransformedDistribution(base, tfb.Chain(bijectors))
+    return tfd.TransformedDistribution(base, tfb.Chain(_tfp_baselines.maf(dim, layers)))
 
 
 def tfp_glow(shape, levels: int, steps: int, hidden: int):

@@ -1,73 +1,122 @@
-"""KL gap to the true 2-D density for every vector recipe, at a fixed budget.
+"""KL gap to the true 2-D density: our recipes against TFP's built-ins, side by side.
 
-For the toy densities with a closed-form density (8 Gaussians, checkerboard)
-the test NLL of a model q minus the true entropy H(p) is
-``E_p[log p - log q] = KL(p || q) >= 0``: the distance to the truth in nats,
-with a limit of 0. Every recipe gets the same data, steps, batch and
-learning-rate schedule (fixed budget); the test set is 20,000 fresh points.
+For a density ``p`` with a closed-form log density, the test NLL of a model
+``q`` minus the entropy ``H(p)`` is ``E_p[log p - log q] = KL(p || q) >= 0``:
+the distance to the truth in nats, with a limit of 0. Six densities
+(``data.KNOWN_DENSITIES``: 8 Gaussians, checkerboard, banana, two rings,
+Neal's funnel, an unequal Gaussian mixture). Every model gets the same
+training points, steps, batch and optimiser (Adam with cosine decay) and is
+scored on 20,000 fresh points; each figure is the mean +- sd over seeds.
+Pairs at equal architecture (conditioners of the same widths and depth):
 
-Usage: python bench/toy2d.py [--epochs 40] [--num-train 40000] [--recipes ...]
-Prints a Markdown table (KL gap in nats; lower is better).
+* ``RealNVP`` (ours, reversals) vs ``tfb.RealNVP`` (reversals, tanh-bounded
+  log-scale, the same bound): ``--layers`` couplings;
+* ``NeuralSplineFlow`` vs ``tfb.RealNVP`` with a ``tfb.RationalQuadraticSpline``
+  ``bijector_fn`` (8 bins on [-5, 5]): ``--layers // 2`` couplings;
+* ``MAF`` vs ``tfb.MaskedAutoregressiveFlow``: ``--layers // 2`` MADEs;
+* ``NICE`` (no TFP counterpart): ``--layers`` couplings.
+
+Stability: the largest increase of the training loss from one epoch to the
+next (an epoch = ``--steps // 10`` steps), mean over seeds.
+
+Usage: python bench/toy2d.py [--steps 3000] [--seeds 3] [--layers 8] [--hidden 128]
+Prints Markdown tables (KL gap in nats; lower is better).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import numpy as np  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
+import _tfp_baselines as tfp_flows  # noqa: E402
 from tfp_genmodels import data, flows  # noqa: E402
 
-RECIPES = {
-    "NICE": lambda: flows.NICE(event_shape=(2,), num_layers=6, hidden_units=(64, 64)),
-    "RealNVP": lambda: flows.RealNVP(event_shape=(2,), num_layers=8, hidden_units=(64, 64)),
-    "NeuralSplineFlow": lambda: flows.NeuralSplineFlow(event_shape=(2,), num_layers=4,
-                                                       hidden_units=(64, 64), num_bins=8),
-    "MAF": lambda: flows.MAF(event_shape=(2,), num_layers=8, hidden_units=(64, 64)),
-    "IAF": lambda: flows.IAF(event_shape=(2,), num_layers=8, hidden_units=(64, 64)),
-}
-DENSITIES = ("8gaussians", "checkerboard")
+
+def _models(layers: int, hidden: tuple) -> dict:
+    ours = dict(event_shape=(2,), hidden_units=hidden)
+    explicit = lambda bijectors: flows.FlowModel((2,), bijectors=bijectors)  # noqa: E731
+    return {
+        "RealNVP": lambda: flows.RealNVP(num_layers=layers, **ours),
+        "tfb.RealNVP": lambda: explicit(tfp_flows.realnvp(2, layers, hidden)),
+        "NeuralSplineFlow": lambda: flows.NeuralSplineFlow(num_layers=layers // 2, **ours),
+        "tfb.RealNVP + RQ spline": lambda: explicit(tfp_flows.spline(2, layers // 2, hidden)),
+        "MAF": lambda: flows.MAF(num_layers=layers // 2, **ours),
+        "tfb.MaskedAutoregressiveFlow": lambda: explicit(tfp_flows.maf(2, layers // 2, hidden)),
+        "NICE": lambda: flows.NICE(num_layers=layers, **ours),
+    }
 
 
-def kl_gap(recipe: str, density: str, epochs: int, num_train: int, batch: int) -> tuple:
-    keras.utils.set_random_seed(0)
-    x_train = data.toy_sample(density, num_train, seed=0)
-    x_test = data.toy_sample(density, 20000, seed=1)
-    steps = epochs * (num_train // batch)
-    schedule = keras.optimizers.schedules.CosineDecay(2e-3, decay_steps=steps)
-    model = RECIPES[recipe]()
-    model.compile(optimizer=keras.optimizers.Adam(schedule))
+def run(make, density: str, seed: int, steps: int, batch: int, lr: float) -> tuple:
+    """KL gap, largest epoch-to-epoch loss increase, train seconds."""
+    keras.utils.set_random_seed(seed)
+    x_train = data.toy_sample(density, steps * batch // 10, seed=seed)  # 10 epochs
+    x_test = data.toy_sample(density, 20000, seed=1000 + seed)
+    schedule = keras.optimizers.schedules.CosineDecay(lr, decay_steps=steps)
+    model = make()
+    model.compile(optimizer=keras.optimizers.Adam(schedule), on_nonfinite="skip")
     start = time.perf_counter()
-    model.fit(x_train, batch_size=batch, epochs=epochs, verbose=0)
+    history = model.fit(x_train, batch_size=batch, epochs=10, verbose=0).history["loss"]
     seconds = time.perf_counter() - start
-    nll = model.evaluate(x_test, batch_size=2000, verbose=0, return_dict=True)["loss"]
-    return nll - data.toy_entropy(density), seconds
+    nll = model.evaluate(x_test, batch_size=4000, verbose=0, return_dict=True)["loss"]
+    return nll - data.toy_entropy(density), float(np.max(np.diff(history))), seconds
+
+
+def _cell(values) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--num-train", type=int, default=40000)
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--batch-size", type=int, default=512)
+    parser.add_argument("--learning-rate", type=float, default=1e-3)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--layers", type=int, default=8)
+    parser.add_argument("--hidden", type=int, default=128, help="width of 2 hidden layers")
+    parser.add_argument("--models", nargs="+", default=None)
+    parser.add_argument("--densities", nargs="+", default=list(data.KNOWN_DENSITIES))
     args = parser.parse_args()
-    print(f"Budget: {args.epochs} epochs x {args.num_train // args.batch_size} steps, "
-          f"batch {args.batch_size}, Adam 2e-3 with cosine decay; test: 20,000 points.\n")
-    print("| recipe | " + " | ".join(f"{d} KL gap (nats)" for d in DENSITIES)
-          + " | train seconds |")
-    print("|---|" + "---:|" * (len(DENSITIES) + 1))
-    for recipe in args.recipes:
-        cells, total = [], 0.0
-        for density in DENSITIES:
-            gap, seconds = kl_gap(recipe, density, args.epochs, args.num_train,
-                                  args.batch_size)
-            cells.append(f"{gap:.4f}")
-            total += seconds
-        print(f"| {recipe} | " + " | ".join(cells) + f" | {total:.0f} |", flush=True)
+    models = _models(args.layers, (args.hidden, args.hidden))
+    names = args.models or list(models)
+    print(f"Budget: {args.steps} steps (10 epochs), batch {args.batch_size}, Adam "
+          f"{args.learning_rate:g} with cosine decay; {args.layers} couplings of 2x{args.hidden}"
+          f" (splines, MADEs: {args.layers // 2}); test: 20,000 points; "
+          f"{args.seeds} seeds.\n")
+    results = {}
+    for name in names:
+        for density in args.densities:
+            runs = [run(models[name], density, seed, args.steps, args.batch_size,
+                        args.learning_rate) for seed in range(args.seeds)]
+            results[name, density] = runs
+            print(f"  {name} / {density}: " + ", ".join(f"{r[0]:.3f}" for r in runs),
+                  file=sys.stderr, flush=True)
+    print("KL gap (nats), mean ± sd over seeds:\n")
+    print("| model | " + " | ".join(args.densities) + " | mean | seconds/run |")
+    print("|---|" + "---:|" * (len(args.densities) + 2))
+    for name in names:
+        gaps = [statistics.mean(r[0] for r in results[name, d]) for d in args.densities]
+        seconds = statistics.mean(r[2] for d in args.densities for r in results[name, d])
+        print(f"| {name} | " + " | ".join(_cell([r[0] for r in results[name, d]])
+                                         for d in args.densities)
+              + f" | {statistics.mean(gaps):.3f} | {seconds:.0f} |")
+    print("\nLargest epoch-to-epoch increase of the training loss (nats), mean over seeds:\n")
+    print("| model | " + " | ".join(args.densities) + " |")
+    print("|---|" + "---:|" * len(args.densities))
+    for name in names:
+        print(f"| {name} | " + " | ".join(
+            f"{statistics.mean(r[1] for r in results[name, d]):.3f}"
+            for d in args.densities) + " |")
 
 
 if __name__ == "__main__":

@@ -33,8 +33,21 @@ import numpy as np
 from tfp_genmodels import _idx
 
 TOY_DENSITIES = ("moons", "8gaussians", "checkerboard", "rings", "pinwheel", "2spirals",
-                 "circles", "swissroll")
-_KNOWN_DENSITY = ("8gaussians", "checkerboard")
+                 "circles", "swissroll", "banana", "ringmix", "funnel", "gaussmix")
+#: Densities with a closed-form log density (``toy_log_prob``), so a model's KL gap
+#: ``E_p[log p - log q]`` is measurable.
+KNOWN_DENSITIES = ("8gaussians", "checkerboard", "banana", "ringmix", "funnel", "gaussmix")
+_KNOWN_DENSITY = KNOWN_DENSITIES
+# banana: x1 ~ N(0, s1^2), x2 | x1 ~ N(b x1^2 - c, s2^2) (a shear of a Gaussian).
+_BANANA = dict(s1=1.2, s2=0.35, b=0.5, c=1.0)
+# ringmix: radius ~ N(R_k, s^2) (k with weight w_k), angle uniform.
+_RINGS = dict(radii=(1.0, 2.5), weights=(0.4, 0.6), s=0.12)
+# funnel (Neal's, mild): v ~ N(0, 1), x2 | v ~ N(0, exp(a v)^2).
+_FUNNEL_A = 0.9
+# gaussmix: three axis-aligned Gaussians with unequal weights and shapes.
+_GMIX = dict(weights=np.array([0.5, 0.3, 0.2]),
+             means=np.array([[-1.5, -1.0], [1.5, 0.0], [0.0, 1.8]]),
+             stds=np.array([[0.5, 0.3], [0.3, 0.7], [0.4, 0.4]]))
 _EIGHT_SCALE, _EIGHT_STD = 2.0, 0.5  # centres on a circle of radius 2, std 0.5
 
 
@@ -92,6 +105,22 @@ def toy_sample(name: str, n: int, seed: int | None = 0) -> np.ndarray:
         radius = np.where(outer, 3.0, 1.5)
         x = radius[:, None] * np.stack([np.cos(theta), np.sin(theta)], -1)
         x += 0.08 * rng.standard_normal((n, 2))
+    elif name == "banana":
+        x1 = _BANANA["s1"] * rng.standard_normal(n)
+        x2 = _BANANA["b"] * x1 ** 2 - _BANANA["c"] + _BANANA["s2"] * rng.standard_normal(n)
+        x = np.stack([x1, x2], -1)
+    elif name == "ringmix":
+        k = rng.choice(len(_RINGS["radii"]), n, p=_RINGS["weights"])
+        radius = np.asarray(_RINGS["radii"])[k] + _RINGS["s"] * rng.standard_normal(n)
+        radius = np.abs(radius)  # mass below 0 is < 1e-16 (R/s >= 8)
+        theta = rng.uniform(0, 2 * np.pi, n)
+        x = radius[:, None] * np.stack([np.cos(theta), np.sin(theta)], -1)
+    elif name == "funnel":
+        v = rng.standard_normal(n)
+        x = np.stack([v, np.exp(_FUNNEL_A * v) * rng.standard_normal(n)], -1)
+    elif name == "gaussmix":
+        k = rng.choice(3, n, p=_GMIX["weights"])
+        x = _GMIX["means"][k] + _GMIX["stds"][k] * rng.standard_normal((n, 2))
     else:  # swissroll
         t = 1.5 * np.pi * (1 + 2 * rng.uniform(0, 1, n))
         x = np.stack([t * np.cos(t), t * np.sin(t)], -1) / 5.0
@@ -113,10 +142,46 @@ def toy_log_prob(name: str, x: np.ndarray) -> np.ndarray:
         comp = -sq / (2 * _EIGHT_STD ** 2) - math.log(2 * math.pi * _EIGHT_STD ** 2)
         top = comp.max(axis=-1, keepdims=True)
         return (top[..., 0] + np.log(np.mean(np.exp(comp - top), axis=-1)))
+    if name != "checkerboard":
+        return _smooth_log_prob(name, x)
     x1, x2 = x[..., 0], x[..., 1]
     inside = (np.abs(x1) <= 2) & (np.abs(x2) <= 2)
     dark = (np.floor(x1) + np.floor(x2)) % 2 == 0
     return np.where(inside & dark, -math.log(8.0), -np.inf)
+
+
+def _normal_log_pdf(x, mean, std):
+    return -0.5 * ((x - mean) / std) ** 2 - np.log(std) - 0.5 * math.log(2 * math.pi)
+
+
+def _logsumexp(a, axis=-1):
+    top = a.max(axis=axis, keepdims=True)
+    return (top + np.log(np.sum(np.exp(a - top), axis=axis, keepdims=True)))[..., 0]
+
+
+def _smooth_log_prob(name: str, x: np.ndarray) -> np.ndarray:
+    """Closed-form log densities of banana, ringmix, funnel and gaussmix."""
+    x1, x2 = x[..., 0], x[..., 1]
+    if name == "banana":
+        b = _BANANA
+        return (_normal_log_pdf(x1, 0.0, b["s1"])
+                + _normal_log_pdf(x2, b["b"] * x1 ** 2 - b["c"], b["s2"]))
+    if name == "ringmix":
+        # Polar change of variables: p(x) = p(r) / (2 pi r), p(r) a mixture over rings.
+        r = np.sqrt(x1 ** 2 + x2 ** 2)
+        comps = np.stack([math.log(w) + _normal_log_pdf(r, radius, _RINGS["s"])
+                          for radius, w in zip(_RINGS["radii"], _RINGS["weights"])], -1)
+        # |radius| folds the normal at 0: add the mirrored mass (negligible, exact).
+        comps_mirror = np.stack([math.log(w) + _normal_log_pdf(-r, radius, _RINGS["s"])
+                                 for radius, w in zip(_RINGS["radii"], _RINGS["weights"])], -1)
+        log_pr = _logsumexp(np.concatenate([comps, comps_mirror], -1))
+        return log_pr - np.log(2 * math.pi * r)
+    if name == "funnel":
+        return _normal_log_pdf(x1, 0.0, 1.0) + _normal_log_pdf(x2, 0.0, np.exp(_FUNNEL_A * x1))
+    g = _GMIX  # gaussmix
+    comps = np.log(g["weights"]) + np.sum(
+        _normal_log_pdf(x[..., None, :], g["means"], g["stds"]), axis=-1)
+    return _logsumexp(comps)
 
 
 def toy_entropy(name: str, num_samples: int = 200_000, seed: int = 123) -> float:
