@@ -243,3 +243,17 @@ def test_non_finite_policy_survives_a_keras_round_trip(tmp_path):
     loaded = keras.models.load_model(str(tmp_path / "m.keras"))
     assert loaded.on_nonfinite == "skip"
     assert int(loaded.optimizer.iterations.numpy()) == int(model.optimizer.iterations.numpy())
+
+
+def test_skip_policy_is_refused_under_a_strategy_and_raise_works_there():
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0"])  # one replica, still a strategy
+    with strategy.scope():
+        model = VECTOR_FLOWS["realnvp"]()
+        with pytest.raises(ValueError, match=r"`on_nonfinite='skip'` works without"):
+            model.compile(optimizer=keras.optimizers.Adam(1e-3), on_nonfinite="skip")
+        model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    model.fit(X, batch_size=64, epochs=1, verbose=0)
+    with pytest.raises(NonFiniteLossError, match=r"at step 7 \(epoch 1, batch 3\)"):
+        model.fit(_with_nan_row(70), batch_size=32, epochs=1, shuffle=False, verbose=0)
+    for v in model.trainable_variables:
+        assert np.all(np.isfinite(v.numpy()))

@@ -11,8 +11,10 @@ and the non-finite policy (``compile(on_nonfinite=...)``):
 
 The update is gated by a ``tf.cond`` (XLA keeps it; it drops assertions) and
 a refused step is counted in ``model.skipped_batches``; under ``"raise"`` a
-callback raises after that batch. With several replicas an assertion guards
-the update instead (the optimizer's ``merge_call`` cannot run in a cond).
+callback raises after that batch. Under a ``tf.distribute`` strategy an
+assertion guards the update instead (the optimizer's ``merge_call`` cannot
+run in a cond), so there ``"skip"`` is refused and ``jit_compile`` drops the
+guard.
 * ``"skip"``: such a step applies no update, is counted in
   ``model.skipped_batches`` and ``fit`` warns at the end of each epoch that
   skipped any; training goes on. (A batch with a NaN row is skipped whole.)
@@ -90,7 +92,7 @@ def checked_gradient_step(model, tape: tf.GradientTape, loss: tf.Tensor) -> tf.T
     finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(loss))] + [
         tf.reduce_all(tf.math.is_finite(getattr(t, "values", t)))
         for t in [*grads, *variables]])
-    if replicas == 1:
+    if not tf.distribute.has_strategy():
         # The update is gated by a tf.cond, not only by an assertion: XLA
         # (jit_compile=True) drops assertions, a cond it keeps. A refused step is
         # counted; under "raise", fit's callback raises after the batch.
@@ -103,8 +105,9 @@ def checked_gradient_step(model, tape: tf.GradientTape, loss: tf.Tensor) -> tf.T
             return tf.constant(False)
 
         return tf.cond(finite, apply, refuse)
-    # Several replicas: the optimizer's merge_call cannot run inside a tf.cond, so
-    # an assertion guards the update ("skip" is refused at compile).
+    # A tf.distribute strategy (even one replica): the optimizer's merge_call
+    # cannot run inside a tf.cond, so an assertion guards the update ("skip" is
+    # refused at compile; under XLA the assertion is dropped).
     check = tf.debugging.Assert(finite, [_NONFINITE_MARKER, "at optimizer step",
                                          model.optimizer.iterations + 1, "loss", loss])
     with tf.control_dependencies([check]):
@@ -285,10 +288,12 @@ class CheckedModel:
         if on_nonfinite not in NONFINITE_POLICIES:
             raise ValueError(f"`on_nonfinite` must be one of {NONFINITE_POLICIES}; got "
                              f"{on_nonfinite!r}.")
-        if on_nonfinite == "skip" and tf.distribute.get_strategy().num_replicas_in_sync > 1:
-            raise ValueError("`on_nonfinite='skip'` works on one replica (the skip is a "
-                             "tf.cond around the optimizer step); under a multi-replica "
-                             "strategy use the default 'raise'.")
+        if on_nonfinite == "skip" and tf.distribute.has_strategy():
+            raise ValueError("`on_nonfinite='skip'` works without a tf.distribute strategy "
+                             "(the skip is a tf.cond around the optimizer step, and a "
+                             "strategy's gradient all-reduce cannot run inside one); under "
+                             f"{type(tf.distribute.get_strategy()).__name__} use the default "
+                             "'raise'.")
         self.on_nonfinite = on_nonfinite
         super().compile(optimizer=optimizer, **kwargs)
         if hasattr(self.optimizer, "build"):
