@@ -257,3 +257,22 @@ def test_skip_policy_is_refused_under_a_strategy_and_raise_works_there():
         model.fit(_with_nan_row(70), batch_size=32, epochs=1, shuffle=False, verbose=0)
     for v in model.trainable_variables:
         assert np.all(np.isfinite(v.numpy()))
+
+
+def test_both_run_time_shape_checks_read_as_the_eager_error():
+    """The Assert and tf.ensure_shape run in parallel; either may fail first."""
+    from tfp_genmodels import _training
+
+    model = VECTOR_FLOWS["realnvp"]()
+    fn = tf.function(model.log_prob, input_signature=[tf.TensorSpec([None, None])])
+    for _ in range(3):
+        with pytest.raises(ValueError, match=r"^`x` must have trailing \(event\) shape "
+                                             r"\(2,\); got shape \[4.?3\]"):
+            with _training.input_errors_as_value_errors():
+                fn(np.ones([4, 3], np.float32))
+    message = ("Shape of tensor IteratorGetNext [32,3] is not compatible with expected shape "
+               "[?,2].\n\t [[{{node check_context_event_shape}}]]")
+    with pytest.raises(ValueError, match=r"^`context` must have trailing \(event\) shape "
+                                         r"\(2,\); got shape \[32,3\]$"):
+        with _training.input_errors_as_value_errors():
+            raise tf.errors.InvalidArgumentError(None, None, message)

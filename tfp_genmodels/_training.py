@@ -186,6 +186,9 @@ def is_weight_placeholder(y) -> bool:
 # graph error: "assertion failed: [`x` must ...] [data]".
 _INPUT_CHECK = re.compile(
     r"assertion failed: \[(`\w+` must.*?)\](?= \[|\s*$)(?: \[([^\]]*)\])?", re.M)
+# The same check by `tf.ensure_shape`, which may fail first (the two run in parallel).
+_SHAPE_CHECK = re.compile(r"Shape of tensor \S+ \[([^\]]*)\] is not compatible with "
+                          r"expected shape \[([^\]]*)\].*?check_(\w+?)_event_shape", re.S)
 
 
 @contextlib.contextmanager
@@ -196,6 +199,12 @@ def input_errors_as_value_errors():
     try:
         yield
     except tf.errors.InvalidArgumentError as error:
+        shape = _SHAPE_CHECK.search(str(error))
+        if shape is not None:
+            got, expected, name = shape.groups()
+            event = tuple(int(d) for d in expected.split(",") if d.strip() not in ("?", ""))
+            raise ValueError(f"`{name}` must have trailing (event) shape {event}; got shape "
+                             f"[{got}]") from None
         found = _INPUT_CHECK.search(str(error))
         if found is None:
             raise

@@ -146,7 +146,10 @@ def assert_event_shape(x: tf.Tensor, event_shape: Sequence[int], name: str = "x"
     with tf.control_dependencies([tf.debugging.Assert(ok, [message, shape])]):
         x = tf.identity(x)
     if x.shape.rank is not None:
-        x = tf.ensure_shape(x, [None] * (x.shape.rank - k) + list(event_shape))
+        # The op's name carries the argument's name into the error message
+        # (`_training.input_errors_as_value_errors` reads it back).
+        x = tf.ensure_shape(x, [None] * (x.shape.rank - k) + list(event_shape),
+                            name=f"check_{name}_event_shape")
     return x
 
 
