@@ -210,7 +210,7 @@ def input_errors_as_value_errors():
             raise
         message = found.group(1).replace("\\'", "'")  # TF escapes quotes in the trace
         data = found.group(2)
-        raise ValueError(message + (f" {data}" if data and "Condition" not in data else "")
+        raise ValueError(message + (f" [{data}]" if data and "Condition" not in data else "")
                          ) from None
 
 
