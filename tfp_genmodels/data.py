@@ -260,15 +260,11 @@ def load_mnist(path: str | None = None, num_validation: int = 5000) -> ImageData
             (x_train, y_train), (x_test, y_test) = ((f["x_train"], f["y_train"]),
                                                     (f["x_test"], f["y_test"]))
     else:
-        import tf_keras as keras
-        try:
-            (x_train, y_train), (x_test, y_test) = keras.datasets.mnist.load_data()
-        except Exception as err:  # urllib raises several types; all mean "no download"
-            raise ConnectionError(
-                "Could not download MNIST through tf_keras.datasets.mnist.load_data "
-                f"({type(err).__name__}: {err}). This machine may be offline: download "
-                "mnist.npz elsewhere and pass load_mnist(path='.../mnist.npz'), or use "
-                "load_digits(), which ships with scikit-learn.") from err
+        x_train, y_train, x_test, y_test = _keras_download(
+            "mnist", "Could not download MNIST",
+            "This machine may be offline: download mnist.npz elsewhere and pass "
+            "load_mnist(path='.../mnist.npz'), or use load_digits(), which ships with "
+            "scikit-learn.")
     return _image_data(x_train, y_train, x_test, y_test, num_validation, MNIST_LEVELS)
 
 
@@ -341,17 +337,23 @@ def load_fashion_mnist(path: str | None = None, num_validation: int = 10000) -> 
 
 
 def _download_fashion_mnist():
+    return _keras_download(
+        "fashion_mnist", "Could not find Fashion-MNIST locally nor download it",
+        "Provide the four IDX files (train-images-idx3-ubyte.gz, ...) in one of three ways: "
+        f"`apt install dataset-fashion-mnist` (Debian/Ubuntu: {FASHION_MNIST_DEBIAN_DIR}); "
+        f"copy them to {_keras_cache_dir()}; or pass load_fashion_mnist(path='DIR') (CLI: "
+        "--data-path DIR).")
+
+
+def _keras_download(dataset: str, failure: str, advice: str):
+    """``tf_keras.datasets.<dataset>.load_data()`` as four arrays, or a
+    ``ConnectionError`` that starts with ``failure`` and ends with ``advice``."""
     import tf_keras as keras
     try:
-        (x_train, y_train), (x_test, y_test) = keras.datasets.fashion_mnist.load_data()
+        (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, dataset).load_data()
     except Exception as err:  # urllib raises several types; all mean "no download"
-        raise ConnectionError(
-            "Could not find Fashion-MNIST locally nor download it through "
-            f"tf_keras.datasets.fashion_mnist.load_data ({type(err).__name__}: {err}). "
-            "Provide the four IDX files (train-images-idx3-ubyte.gz, ...) in one of three "
-            "ways: `apt install dataset-fashion-mnist` (Debian/Ubuntu: "
-            f"{FASHION_MNIST_DEBIAN_DIR}); copy them to {_keras_cache_dir()}; or pass "
-            "load_fashion_mnist(path='DIR') (CLI: --data-path DIR).") from err
+        raise ConnectionError(f"{failure} through tf_keras.datasets.{dataset}.load_data "
+                              f"({type(err).__name__}: {err}). {advice}") from err
     return x_train, y_train, x_test, y_test
 
 
