@@ -5,7 +5,7 @@ that may carry batch dimensions (an encoder's per-example output). TFP reads
 the batch shape of such a bijector from ``_parameter_properties`` (each
 parameter's event rank), which :func:`parameter_properties` builds, and
 checks values behind ``validate_args`` in ``_parameter_control_dependencies``,
-which :func:`finite_assertions` serves.
+which :func:`values_to_check` and :func:`finite_assertions` serve.
 """
 
 from __future__ import annotations
@@ -36,28 +36,24 @@ def parameter_properties(**event_ndims: int) -> dict:
     return {name: ParameterProperties(event_ndims=ndims) for name, ndims in event_ndims.items()}
 
 
-def finite_assertions(bijector, is_init: bool, names: tuple[str, ...]) -> list:
-    """``validate_args`` checks that the named parameters hold finite values.
+def values_to_check(bijector, is_init: bool, params: dict) -> dict:
+    """The parameters that ``_parameter_control_dependencies(is_init)`` must check.
 
-    TFP's convention (``tfb.Scale``): at construction (``is_init=True``) check
-    the parameters that are tensors, at every call the ones that are
-    variables, whose values may have changed since.
+    TFP's convention (``tfb.Scale``): with ``validate_args``, check tensors at
+    construction (``is_init=True``) and variables at every call, since their
+    values may have changed. Returns ``{name: tensor}`` (each read once).
     """
     if not bijector.validate_args:
-        return []
-    checks = []
-    for name in names:
-        value = getattr(bijector, f"_{name}")
-        if is_init != tensor_util.is_ref(value):
-            checks.append(tf.debugging.assert_all_finite(
-                tf.convert_to_tensor(value),
-                f"{type(bijector).__name__}: `{name}` must be finite."))
-    return checks
+        return {}
+    return {name: tf.convert_to_tensor(value) for name, value in params.items()
+            if is_init != tensor_util.is_ref(value)}
 
 
-def is_ref(value) -> bool:
-    """Whether ``value`` is a variable (its value may change between calls)."""
-    return tensor_util.is_ref(value)
+def finite_assertions(bijector, is_init: bool, params: dict) -> list:
+    """``validate_args`` checks that the parameters ``{name: value}`` are finite."""
+    return [tf.debugging.assert_all_finite(
+                value, f"{type(bijector).__name__}: `{name}` must be finite.")
+            for name, value in values_to_check(bijector, is_init, params).items()]
 
 
 def check_vector_param(value, name: str) -> None:

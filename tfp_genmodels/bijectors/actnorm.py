@@ -10,6 +10,7 @@ import tensorflow_probability as tfp
 
 from tfp_genmodels.bijectors import _validation
 from tfp_genmodels.bijectors._greedy import GreedyLogDetBijector
+from tfp_genmodels.bijectors._params import finite_assertions
 
 tfb = tfp.bijectors
 
@@ -75,12 +76,8 @@ class ActNorm(GreedyLogDetBijector):
         return self._event_shape
 
     def _parameter_control_dependencies(self, is_init):
-        if not self.validate_args or is_init:
-            return []
-        return [tf.debugging.assert_all_finite(
-                    v, f"ActNorm: `{name}` must be finite (a scale of 0 or inf is not "
-                       "invertible).")
-                for name, v in (("loc", self.loc), ("log_scale", self.log_scale))]
+        # A scale of 0 or inf (log-scale -inf / inf) is not invertible.
+        return finite_assertions(self, is_init, {"loc": self.loc, "log_scale": self.log_scale})
 
     def initialize(self, y: tf.Tensor) -> None:
         """Sets ``loc`` and ``log_scale`` from the data batch ``y`` (data space)."""

@@ -7,7 +7,8 @@ import tensorflow_probability as tfp
 
 from tfp_genmodels.bijectors._identity import StatefulBijector
 from tfp_genmodels.bijectors._params import (
-    check_same_event_size, check_vector_param, convert_params, is_ref, parameter_properties)
+    check_same_event_size, check_vector_param, convert_params, parameter_properties,
+    values_to_check)
 from tfp_genmodels.bijectors._validation import TensorLike
 
 tfb = tfp.bijectors
@@ -52,14 +53,14 @@ class Householder(StatefulBijector, tfb.Bijector):
         return parameter_properties(v=1)
 
     def _parameter_control_dependencies(self, is_init):
-        if not self.validate_args or is_init == is_ref(self._v):
-            return []
-        v = tf.convert_to_tensor(self._v)
-        return [tf.debugging.assert_all_finite(v, "Householder: `v` must be finite."),
-                tf.debugging.assert_positive(
-                    tf.reduce_sum(v * v, axis=-1),
-                    message="Householder: `v` must be non-zero (a reflection needs a "
-                            "normal vector).")]
+        checks = []
+        for v in values_to_check(self, is_init, {"v": self._v}).values():
+            checks += [tf.debugging.assert_all_finite(v, "Householder: `v` must be finite."),
+                       tf.debugging.assert_positive(
+                           tf.reduce_sum(v * v, axis=-1),
+                           message="Householder: `v` must be non-zero (a reflection needs a "
+                                   "normal vector).")]
+        return checks
 
     @property
     def v(self):

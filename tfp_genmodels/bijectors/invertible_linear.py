@@ -10,6 +10,7 @@ import tensorflow_probability as tfp
 
 from tfp_genmodels.bijectors import _validation
 from tfp_genmodels.bijectors._greedy import GreedyLogDetBijector
+from tfp_genmodels.bijectors._params import finite_assertions
 
 tfb = tfp.bijectors
 
@@ -116,12 +117,8 @@ class InvertibleLinear(GreedyLogDetBijector):
         return self._event_shape
 
     def _parameter_control_dependencies(self, is_init):
-        if not self.validate_args or is_init:
-            return []
-        return [tf.debugging.assert_all_finite(
-                    v, f"InvertibleLinear: `{name}` must be finite.")
-                for name, v in (("lower", self.lower), ("upper", self.upper),
-                                ("log_abs_diag", self.log_abs_diag))]
+        return finite_assertions(self, is_init, {"lower": self.lower, "upper": self.upper,
+                                                 "log_abs_diag": self.log_abs_diag})
 
     def _factors(self):
         """Reads each variable once: ``(L, U', log|s|)``, L unit lower and U' upper

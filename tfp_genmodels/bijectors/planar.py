@@ -79,7 +79,7 @@ class Planar(GreedyLogDetBijector):
         return parameter_properties(u=1, w=1, b=0)
 
     def _parameter_control_dependencies(self, is_init):
-        return finite_assertions(self, is_init, ("u", "w", "b"))
+        return finite_assertions(self, is_init, {"u": self._u, "w": self._w, "b": self._b})
 
     @property
     def u(self):

@@ -69,7 +69,8 @@ class Radial(GreedyLogDetBijector):
         return parameter_properties(center=1, alpha=0, beta=0)
 
     def _parameter_control_dependencies(self, is_init):
-        return finite_assertions(self, is_init, ("center", "alpha", "beta"))
+        return finite_assertions(self, is_init, {"center": self._center, "alpha": self._alpha,
+                                                 "beta": self._beta})
 
     def constrained_parameters(self) -> tuple[tf.Tensor, tf.Tensor]:
         """Returns ``(alpha, beta)`` with ``alpha > 0`` and ``beta > -alpha``."""
