@@ -8,6 +8,9 @@ and the non-finite policy (``compile(on_nonfinite=...)``):
 * ``"raise"`` (default): a step whose loss, any gradient or any weight is NaN or inf
   applies no update and ``fit`` raises :class:`NonFiniteLossError` naming the
   epoch, batch and optimizer step; the weights are the last finite ones.
+* ``"skip"``: such a step applies no update, is counted in
+  ``model.skipped_batches`` and ``fit`` warns at the end of each epoch that
+  skipped any; training goes on. (A batch with a NaN row is skipped whole.)
 
 The update is gated by a ``tf.cond`` (XLA keeps it; it drops assertions) and
 a refused step is counted in ``model.skipped_batches``; under ``"raise"`` a
@@ -15,9 +18,6 @@ callback raises after that batch. Under a ``tf.distribute`` strategy an
 assertion guards the update instead (the optimizer's ``merge_call`` cannot
 run in a cond), so there ``"skip"`` is refused and ``jit_compile`` drops the
 guard.
-* ``"skip"``: such a step applies no update, is counted in
-  ``model.skipped_batches`` and ``fit`` warns at the end of each epoch that
-  skipped any; training goes on. (A batch with a NaN row is skipped whole.)
 """
 
 from __future__ import annotations
@@ -38,14 +38,24 @@ _NONFINITE_MARKER = "tfp_genmodels: non-finite loss, gradient or weight"
 
 
 def weighted_mean(values: tf.Tensor, sample_weight: tf.Tensor | None) -> tf.Tensor:
-    """``sum(w * v) / sum(w)`` over the batch (the plain mean without weights).
+    """``sum_b(w_b * v_b) / sum_b(w_b)`` over the batch axis 0 (the plain mean
+    without weights); ``values`` ``[B]`` gives a scalar, ``[B, L]`` gives ``[L]``.
 
     Weights act as example frequencies: a weight of 2 counts an example twice.
     """
     if sample_weight is None:
-        return tf.reduce_mean(values)
-    w = tf.cast(tf.reshape(sample_weight, tf.shape(values)), values.dtype)
-    return tf.math.divide_no_nan(tf.reduce_sum(w * values), tf.reduce_sum(w))
+        return tf.reduce_mean(values, axis=0)
+    w = tf.cast(tf.reshape(sample_weight, [-1]), values.dtype)
+    w = tf.reshape(w, tf.concat([[-1], tf.ones([tf.rank(values) - 1], tf.int32)], 0))
+    return tf.math.divide_no_nan(tf.reduce_sum(w * values, axis=0), tf.reduce_sum(w))
+
+
+def batch_weight(x: tf.Tensor, sample_weight: tf.Tensor | None) -> tf.Tensor:
+    """The batch's total weight: its size, or ``sum(w)`` (for epoch averages of
+    batch means)."""
+    if sample_weight is None:
+        return tf.cast(tf.shape(x)[0], tf.float32)
+    return tf.reduce_sum(tf.cast(sample_weight, tf.float32))
 
 
 def _check_variables(model, grads, variables) -> None:

@@ -153,6 +153,14 @@ def assert_event_shape(x: tf.Tensor, event_shape: Sequence[int], name: str = "x"
     return x
 
 
+def checked_input(x, event_shape: Sequence[int], name: str, finite: bool = True) -> tf.Tensor:
+    """A model input as float32, checked on every call (eager and in any graph):
+    numeric (:func:`as_float_tensor`), trailing shape ``event_shape``
+    (:func:`assert_event_shape`) and, with ``finite``, no NaN or inf."""
+    x = assert_event_shape(as_float_tensor(x, name), event_shape, name)
+    return assert_finite(x, name) if finite else x
+
+
 def assert_finite(x: tf.Tensor, name: str = "x") -> tf.Tensor:
     """``x``, after a check that it holds no NaN or inf (``InvalidArgumentError``)."""
     return tf.debugging.assert_all_finite(

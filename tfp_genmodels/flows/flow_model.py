@@ -132,9 +132,7 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         if context is None:
             raise ValueError(f"`context` of shape [..., {self.context_shape[0]}] is required "
                              f"by this conditional flow; got None.")
-        context = _validation.as_float_tensor(context, "context")
-        context = _validation.assert_event_shape(context, self.context_shape, "context")
-        return _validation.assert_finite(context, "context")
+        return _validation.checked_input(context, self.context_shape, "context")
 
     def _bijector_kwargs(self, context) -> dict:
         if context is None:
@@ -145,13 +143,10 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         """``x`` as float32 with its event shape, pixel range and (``finite``)
         finiteness checked, statically and inside any graph (``fit``, ``tf.data``,
         ``predict``, exported signatures), on every call."""
-        x = _validation.as_float_tensor(x, "x")
-        x = _validation.assert_event_shape(x, self.event_shape, "x")
-        if self.pixels is not None:
-            x = self.pixels.assert_values(x, "x")
-        elif finite:
-            x = _validation.assert_finite(x, "x")
-        return x
+        # Pixels: the range check also refuses NaN.
+        x = _validation.checked_input(x, self.event_shape, "x",
+                                      finite=finite and self.pixels is None)
+        return x if self.pixels is None else self.pixels.assert_values(x, "x")
 
     def log_prob(self, x, context=None, seed=None, finite: bool = True) -> tf.Tensor:
         """Per-example log density of ``x`` in nats.

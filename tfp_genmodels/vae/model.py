@@ -139,15 +139,8 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         return tuple(int(d) for d in tuple(shape)[1:])
 
     # -- the model's pieces ---------------------------------------------------------
-    def _checked_x(self, x, finite: bool = True):
-        """``x`` as float32, its event shape (and, with ``finite``, finiteness)
-        checked statically and inside any graph, on every call."""
-        x = _validation.as_float_tensor(x, "x")
-        x = _validation.assert_event_shape(x, self.event_shape, "x")
-        return _validation.assert_finite(x, "x") if finite else x
-
     def _features(self, x, finite: bool = True):
-        return self.encoder(self._checked_x(x, finite))
+        return self.encoder(_validation.checked_input(x, self.event_shape, "x", finite))
 
     def _encode_base(self, x):
         return self.posterior.base(self.encoder(tf.cast(x, tf.float32)))
@@ -158,8 +151,7 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
 
     def decode(self, z) -> tfd.Distribution:
         """``p(x|z)`` for ``z`` of shape ``[..., L]``: batch ``[...]``, event = the data's."""
-        z = _validation.as_float_tensor(z, "z")
-        z = _validation.assert_event_shape(z, (self.latent_dim,), "z")
+        z = _validation.checked_input(z, (self.latent_dim,), "z", finite=False)
         lead = tf.shape(z)[:-1]
         dist = self.likelihood(self.decoder(tf.reshape(z, [-1, self.latent_dim])))
         if z.shape.rank == 2:
@@ -217,7 +209,7 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         """
         num_samples = _validation.positive_int_arg(num_samples, "num_samples")
         chunk_size = _validation.positive_int_arg(chunk_size, "chunk_size")
-        x = self._checked_x(x)
+        x = _validation.checked_input(x, self.event_shape, "x")
         num_chunks = -(-num_samples // chunk_size)
         seeds = ([None] * num_chunks if seed is None
                  else tfp.random.split_seed(seed, n=num_chunks))
@@ -294,8 +286,7 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
             kl_term = mean(kl)
             if self.free_bits > 0.0:
                 if kl_dims is not None:
-                    per_dim = [mean(kl_dims[:, i]) for i in range(self.latent_dim)]
-                    kl_term = tf.reduce_sum(tf.maximum(self.free_bits, tf.stack(per_dim)))
+                    kl_term = tf.reduce_sum(tf.maximum(self.free_bits, mean(kl_dims)))
                 else:
                     kl_term = tf.maximum(self.free_bits * self.latent_dim, kl_term)
             loss = mean(reconstruction) + beta * kl_term
@@ -318,17 +309,13 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
             loss, values = self._loss_and_metrics(x, self.current_beta(), sample_weight,
                                                   finite=False)
         applied = _training.checked_gradient_step(self, tape, loss)
-        size = (tf.cast(tf.shape(x)[0], tf.float32) if sample_weight is None
-                else tf.reduce_sum(tf.cast(sample_weight, tf.float32)))
-        values, size = _training.only_if(applied, values, size)
-        return self._update(values, size)
+        return self._update(*_training.only_if(
+            applied, values, _training.batch_weight(x, sample_weight)))
 
     def test_step(self, data):
         x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         _, values = self._loss_and_metrics(x, tf.constant(self.beta), sample_weight)
-        size = (tf.cast(tf.shape(x)[0], tf.float32) if sample_weight is None
-                else tf.reduce_sum(tf.cast(sample_weight, tf.float32)))
-        return self._update(values, size)
+        return self._update(values, _training.batch_weight(x, sample_weight))
 
     def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
         """``keras.Model.fit``; a bare-array ``validation_data`` is accepted, and the
