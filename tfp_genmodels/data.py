@@ -5,9 +5,18 @@ Toy densities.
 ``toy_sample(name, n, seed)`` draws ``n`` points (float32, ``[n, 2]``) with a
 NumPy generator seeded by ``seed`` (every draw comes from it);
 ``toy_log_prob(name, x)`` gives the exact log density for the densities
-whose density is known in closed form (``"8gaussians"``, ``"checkerboard"``),
-so the KL gap ``E_p[log p - log q]`` of a model ``q`` can be measured, and
-``toy_entropy(name)`` its differential entropy (nats).
+whose density is known in closed form (``KNOWN_DENSITIES``), so the KL gap
+``E_p[log p - log q]`` of a model ``q`` can be measured, and
+``toy_entropy(name)`` its differential entropy (nats). Besides the 8
+Gaussians and the checkerboard:
+
+* ``banana``: ``x1 ~ N(0, s1^2)``, ``x2 | x1 ~ N(b x1^2 - c, s2^2)``, so
+  ``log p = log N(x1; 0, s1^2) + log N(x2; b x1^2 - c, s2^2)``;
+* ``ringmix``: radius ``r ~ sum_k w_k N(R_k, s^2)`` (folded at 0), angle
+  uniform; in the plane ``p(x) = p_r(|x|) / (2 pi |x|)``;
+* ``funnel`` (Neal's, mild): ``x1 ~ N(0, 1)``, ``x2 | x1 ~ N(0, exp(a x1)^2)``;
+  its entropy is ``log(2 pi e)``;
+* ``gaussmix``: three axis-aligned Gaussians with unequal weights and shapes.
 
 References: the toy set of FFJORD (Grathwohl et al., 2019, arXiv:1810.01367)
 and neural spline flows (Durkan et al., 2019).
