@@ -213,6 +213,8 @@ def test_fashion_mnist_from_a_data_path_for_a_flow_and_a_vae(tmp_path):
         with open(os.path.join(out, "metrics.json")) as f:
             metrics = json.load(f)
         assert np.isfinite(metrics["test"]["nll"])
+        if model == "maf":  # a flow also draws a row of samples per temperature
+            assert os.path.isfile(os.path.join(out, "temperatures.png"))
         assert cli.main(["sample", "--run", out, "-n", "3"]) == 0
         assert np.load(os.path.join(out, "samples.npy")).shape == (3, 28, 28, 1)
         assert os.path.isfile(os.path.join(out, "samples.png"))

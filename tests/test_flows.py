@@ -159,3 +159,31 @@ def test_every_coordinate_is_transformed_by_some_coupling(recipe, permutation, d
     assert np.all(nonzero >= 2), (
         f"z coordinates {np.flatnonzero(nonzero < 2).tolist()} pass some x coordinate "
         f"through unchanged (nonzeros per row: {nonzero.tolist()})")
+
+
+@pytest.mark.parametrize("clamp", [0.5, None])
+def test_maf_log_scale_is_bounded_by_log_scale_clamp(clamp):
+    """Each MAF layer scales by at most exp(clamp) per coordinate (an unbounded
+    log-scale let one bench/toy2d.py run diverge); ``None`` is TFP's unbounded MAF."""
+    model = flows.MAF(event_shape=(3,), num_layers=1, hidden_units=(8,), log_scale_clamp=clamp)
+    perturb_variables(model.flow, scale=20.0, seed=2)
+    x = tf.constant(np.random.default_rng(0).normal(size=(256, 3)) * 10, tf.float32)
+    ildj = np.abs(model.flow.inverse_log_det_jacobian(x, event_ndims=1).numpy())
+    if clamp is None:
+        assert ildj.max() > 3 * 0.5  # the same weights exceed the bound without it
+    else:
+        assert ildj.max() <= 3 * clamp + 1e-5
+
+
+@pytest.mark.parametrize("make, key, old_value", [
+    (lambda: flows.MAF(event_shape=(2,), hidden_units=(8,)), "log_scale_clamp", None),
+    (lambda: flows.NeuralSplineFlow(event_shape=(2,), hidden_units=(8,)), "affine", False),
+], ids=["maf", "spline"])
+def test_configs_saved_before_a_new_default_keep_their_model(make, key, old_value):
+    """A 0.1.0 config lacks the new argument: it loads as the model it described."""
+    model = make()
+    config = model.get_config()
+    assert config[key] != old_value  # the new default differs
+    del config[key]
+    old = type(model).from_config(config)
+    assert getattr(old, key) == old_value

@@ -9,8 +9,8 @@
 ``train`` writes ``config.json`` (everything needed to rebuild the model),
 ``weights/``, ``metrics.json`` (train / validation / test NLL in nats and
 bits/dim, plus the KL gap where the true density is known) and figures
-(``density.png`` and ``samples.png`` for 2-D data, a sample grid for
-images). A VAE run (``--model vae``) writes the test ELBO and the
+(``density.png`` and ``samples.png`` for 2-D data; for images a sample
+grid and ``temperatures.png``, a row of samples per base temperature). A VAE run (``--model vae``) writes the test ELBO and the
 importance-weighted NLL, the collapse diagnostics (also printed as a table),
 reconstructions, samples, a latent traversal, and a latent scatter when
 ``--latent-dim 2``. ``sample`` rebuilds the model from a run and writes
@@ -46,6 +46,7 @@ MODELS = ("nice", "realnvp", "spline", "maf", "iaf", "glow", "vae")
 FLOW_MODELS = MODELS[:-1]
 IMAGE_ONLY_MODELS = ("glow",)
 IMAGE_DATASETS = ("digits", "mnist", "fashion_mnist")
+GRID_TEMPERATURES = (0.5, 0.7, 0.85, 1.0)  # rows of an image flow's temperatures.png
 # 28x28 images in 256 levels: a VAE models them as binarised pixels (Bernoulli).
 BINARISED_DATASETS = ("mnist", "fashion_mnist")
 DATASETS = data.TOY_DENSITIES + IMAGE_DATASETS
@@ -189,8 +190,16 @@ def _figures(model, config: dict, train_x: np.ndarray | None, samples: np.ndarra
             samples, reference=train_x[:2000], title=label, bounds=bounds))
     elif config["pixel_levels"] is not None:
         images = samples.reshape(len(samples), *_image_shape(config))
+        vmax = config["pixel_levels"] - 1
         _io.save_figure(os.path.join(out, "samples.png"), plots.image_grid_figure(
-            images[:64], title=label, vmax=config["pixel_levels"] - 1))
+            images[:64], title=label, vmax=vmax))
+        # Glow's reduced-temperature sampling: one row per temperature.
+        grid = np.concatenate([np.asarray(model.sample(8, temperature=t, seed=i)).reshape(
+            8, *_image_shape(config)) for i, t in enumerate(GRID_TEMPERATURES)])
+        _io.save_figure(os.path.join(out, "temperatures.png"), plots.image_grid_figure(
+            grid, title=f"{config['model']} on {config['data']}: rows T = "
+            + ", ".join(f"{t:g}" for t in GRID_TEMPERATURES), vmax=vmax,
+            row_labels=[f"T={t:g}" for t in GRID_TEMPERATURES]))
 
 
 def _image_shape(config):

@@ -67,8 +67,10 @@ def scatter_figure(samples: np.ndarray, reference: np.ndarray | None = None,
 
 
 def image_grid_figure(images: np.ndarray, num_columns: int = 8, title: str = "",
-                      vmax: float | None = None) -> Figure:
-    """A grid of ``[N, H, W, C]`` images (grey for ``C = 1``), ``vmax`` the white level."""
+                      vmax: float | None = None,
+                      row_labels: Sequence[str] | None = None) -> Figure:
+    """A grid of ``[N, H, W, C]`` images (grey for ``C = 1``), ``vmax`` the white level;
+    ``row_labels`` label the rows on the left (e.g. sampling temperatures)."""
     images = np.asarray(images, dtype=np.float32)
     if images.ndim != 4:
         raise ValueError(f"`images` must be [N, H, W, C]; got shape {images.shape}.")
@@ -80,6 +82,9 @@ def image_grid_figure(images: np.ndarray, num_columns: int = 8, title: str = "",
     for i in range(rows * cols):
         ax = fig.add_subplot(rows, cols, i + 1)
         ax.axis("off")
+        if row_labels is not None and i % cols == 0 and i // cols < len(row_labels):
+            ax.text(-0.1, 0.5, row_labels[i // cols], transform=ax.transAxes,
+                    ha="right", va="center", fontsize=8)
         if i < n:
             img = images[i]
             if img.shape[-1] == 1:

@@ -11,6 +11,16 @@ from tfp_genmodels.bijectors import _validation
 from tfp_genmodels.bijectors.coupling import CouplingBijector
 
 
+def soft_clamp(raw: tf.Tensor, bound: float) -> tf.Tensor:
+    """``bound * tanh(raw / bound)``: ``|out| < bound``, ``out ~ raw`` near 0, gradient never 0.
+
+    The log-scale bound of RealNVP-style layers (also ``tfb.RealNVP``'s
+    common recipe); unlike a hard clip it keeps a gradient everywhere.
+    """
+    bound = tf.constant(bound, raw.dtype)
+    return bound * tf.tanh(raw / bound)
+
+
 class AffineCoupling(CouplingBijector):
     """Affine coupling layer of RealNVP.
 
@@ -71,9 +81,7 @@ class AffineCoupling(CouplingBijector):
                          validate_args=validate_args, name=name, parameters=parameters)
 
     def _log_scale_and_shift(self, params):
-        clamp = tf.constant(self._log_scale_clamp, params.dtype)
-        log_scale = clamp * tf.tanh(params[..., 0] / clamp)
-        return log_scale, params[..., 1]
+        return soft_clamp(params[..., 0], self._log_scale_clamp), params[..., 1]
 
     def _transform_forward(self, x, params):
         log_scale, shift = self._log_scale_and_shift(params)

@@ -7,9 +7,11 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
+import tf_keras as keras
 
 from tfp_genmodels import _saving
 from tfp_genmodels.bijectors import _validation
+from tfp_genmodels.bijectors.affine_coupling import soft_clamp
 from tfp_genmodels.flows.flow_model import FlowModel
 
 tfb = tfp.bijectors
@@ -28,6 +30,27 @@ def zero_made_output(net: tfb.AutoregressiveNetwork) -> None:
             weight.assign(tf.zeros_like(weight))
 
 
+class BoundedShiftAndLogScale(keras.layers.Layer):
+    """A MADE whose log-scale is soft-clamped: ``(shift, clamp * tanh(raw / clamp))``.
+
+    TFP's ``shift_and_log_scale_fn`` contract (a tuple is taken as is);
+    ``conditional_input`` goes to the MADE. The clamp bounds each layer's
+    scale to ``(e^-clamp, e^clamp)`` as in :class:`AffineCoupling`: an
+    unbounded log-scale let one MAF run of ``bench/toy2d.py`` diverge (a
+    test NLL of 1e11 nats on the unequal Gaussian mixture).
+    """
+
+    def __init__(self, made: tfb.AutoregressiveNetwork, log_scale_clamp: float, **kwargs):
+        super().__init__(**kwargs)
+        self.made = made
+        self.log_scale_clamp = log_scale_clamp
+        self._conditional = made._conditional  # read by the context routing
+
+    def call(self, x, conditional_input=None):
+        shift, raw = tf.unstack(self.made(x, conditional_input=conditional_input), 2, axis=-1)
+        return shift, soft_clamp(raw, self.log_scale_clamp)
+
+
 @_saving.register
 class MAF(FlowModel):
     """Masked autoregressive flow: ``num_layers`` MADE-parameterised affine maps.
@@ -36,7 +59,9 @@ class MAF(FlowModel):
     ``z_i = (x_i - mu_i(x_<i)) * exp(-alpha_i(x_<i))``, all ``i`` in one pass, so
     ``log_prob`` is fast (one network call per layer) and sampling is slow
     (``D`` sequential calls per layer). Reversal permutations sit between layers.
-    MADE's output layer starts at zero, so a fresh flow is the identity.
+    MADE's output layer starts at zero, so a fresh flow is the identity, and
+    ``alpha`` is soft-clamped to ``(-log_scale_clamp, log_scale_clamp)``
+    (``None``: unbounded, TFP's default).
 
     References:
       Papamakarios, Pavlakou & Murray. Masked Autoregressive Flow for Density
@@ -48,8 +73,11 @@ class MAF(FlowModel):
     def __init__(self, event_shape: Sequence[int], num_layers: int = 5,
                  hidden_units: Sequence[int] = (128, 128),
                  context_shape: Sequence[int] | None = None, name: str | None = None,
-                 **kwargs):
+                 log_scale_clamp: float | None = 3.0, **kwargs):
         self.num_layers = _validation.positive_int_arg(num_layers, "num_layers")
+        self.log_scale_clamp = (None if log_scale_clamp is None else
+                                _validation.positive_float_arg(log_scale_clamp,
+                                                               "log_scale_clamp"))
         self.hidden_units = tuple(int(u) for u in hidden_units)
         event_shape = _validation.event_shape_arg(event_shape, ranks=(1,))
         super().__init__(event_shape, context_shape=context_shape,
@@ -66,6 +94,8 @@ class MAF(FlowModel):
         net(dummy, conditional_input=None if self.context_shape is None else tf.zeros(
             [1, *self.context_shape]))
         zero_made_output(net)
+        if self.log_scale_clamp is not None:
+            net = BoundedShiftAndLogScale(net, self.log_scale_clamp, name=f"bounded_{index}")
         # The chain routes context by name, so the outer bijector is `made_{index}`.
         if not self._invert:
             return tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=net,
@@ -86,7 +116,12 @@ class MAF(FlowModel):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "num_layers": self.num_layers,
-                "hidden_units": self.hidden_units}
+                "hidden_units": self.hidden_units, "log_scale_clamp": self.log_scale_clamp}
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None) -> "MAF":
+        # A config saved before `log_scale_clamp` existed (0.1.0) describes an unbounded MAF.
+        return cls(**{"log_scale_clamp": None, **config})
 
 
 @_saving.register

@@ -201,6 +201,13 @@ class NICE(_VectorCouplingFlow):
 class NeuralSplineFlow(_VectorCouplingFlow):
     """Rational-quadratic spline couplings with a reversal between them.
 
+    Each coupling's spline is followed by a conditional affine map
+    (``affine=True``, see :class:`~tfp_genmodels.bijectors.SplineCoupling`):
+    the spline alone is the identity outside ``[-bound, bound]`` and cannot
+    change the scale of data beyond it. On Neal's funnel (x2 spreading far
+    past 5) ``bench/toy2d.py`` measured a KL gap of 1.37 nats for the plain
+    spline and for TFP's, against about 0 with the affine map.
+
     ``permutation="linear"`` puts an LU-factored ``InvertibleLinear`` there
     instead (the paper's choice on images); on two moons the reversal ended
     lower (validation NLL 1.735 / 1.743 against 1.809 / 1.807, seeds 0-1).
@@ -212,18 +219,26 @@ class NeuralSplineFlow(_VectorCouplingFlow):
 
     def __init__(self, event_shape: Sequence[int], num_layers: int = 4,
                  hidden_units: Sequence[int] = (128, 128), num_bins: int = 8,
-                 bound: float = 5.0, permutation: str = "reverse",
+                 bound: float = 5.0, permutation: str = "reverse", affine: bool = True,
                  context_shape: Sequence[int] | None = None,
                  name: str | None = "neural_spline_flow", **kwargs):
         self.num_bins = _validation.positive_int_arg(num_bins, "num_bins")
         self.bound = _validation.positive_float_arg(bound, "bound")
+        self.affine = affine
         super().__init__(event_shape, num_layers, hidden_units, permutation, context_shape,
                          name, **kwargs)
 
     def _coupling(self, index):
         return B.SplineCoupling(self.event_shape, num_bins=self.num_bins, bound=self.bound,
-                                **self._mask(index), hidden_units=self.hidden_units,
+                                affine=self.affine, **self._mask(index),
+                                hidden_units=self.hidden_units,
                                 context_shape=self.context_shape, name=f"coupling_{index}")
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "num_bins": self.num_bins, "bound": self.bound}
+        return {**super().get_config(), "num_bins": self.num_bins, "bound": self.bound,
+                "affine": self.affine}
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None) -> "NeuralSplineFlow":
+        # A config saved before `affine` existed (0.1.0) describes plain splines.
+        return cls(**{"affine": False, **config})
