@@ -7,8 +7,8 @@ where the models share a knob: ``--levels`` scales, ``--steps-per-level``
 flow steps per scale and ``--channels`` hidden channels in every coupling
 network.
 
-* **Glow (ours)**: ``flows.Glow``; coupling networks 3x3 conv -> 3x3 conv ->
-  zero 3x3 conv (``hidden_units=(C, C)``).
+* **Glow (ours)**: ``flows.Glow``; coupling networks 3x3 conv -> 1x1 conv ->
+  zero 3x3 conv (``hidden_units=(C, C)``), the same shape as TFP's.
 * **RealNVP multi-scale (ours)**: ``flows.RealNVP`` on images, ``num_scales =
   --levels``, ``num_layers = --steps-per-level // 2`` (checkerboard and channel
   couplings at each scale, so the count of couplings per scale is about the

@@ -10,9 +10,9 @@ Same architecture, dimension, batch and optimiser for both sides:
   ``tfb.MaskedAutoregressiveFlow``; the difference measures our overhead).
 * Glow, 16x16x3: 2 levels x 4 steps, conditioners with 64 hidden channels.
   TFP: ``tfb.Glow`` with ``GlowDefaultNetwork(num_hidden=64)`` (conv 3x3, conv
-  1x1, zero conv 3x3) and ``GlowDefaultExitNetwork``; ours: two 3x3 convs of 64
-  then a zero 3x3 conv (a little more compute than TFP's). Continuous input
-  (no dequantisation), as TFP's Glow has none.
+  1x1, zero conv 3x3) and ``GlowDefaultExitNetwork``; ours: the same 3x3 / 1x1
+  / zero-3x3 network. Continuous input (no dequantisation), as TFP's Glow has
+  none.
 
 A step is ``-mean log_prob`` -> gradient -> Adam update, in one
 ``tf.function`` (with and without ``jit_compile``). The two sides run in the

@@ -10,13 +10,14 @@
 ``weights/``, ``metrics.json`` (train / validation / test NLL in nats and
 bits/dim, plus the KL gap where the true density is known) and figures
 (``density.png`` and ``samples.png`` for 2-D data; for images a sample
-grid and ``temperatures.png``, a row of samples per base temperature). A VAE run (``--model vae``) writes the test ELBO and the
-importance-weighted NLL, the collapse diagnostics (also printed as a table),
-reconstructions, samples, a latent traversal, and a latent scatter when
-``--latent-dim 2``. ``sample`` rebuilds the model from a run and writes
-``samples.npy`` and ``samples.png``; ``export`` writes a SavedModel for TF
-Serving (:func:`tfp_genmodels.export.save_for_serving`). Every file is
-written atomically.
+grid and ``temperatures.png``, a row of samples per base temperature). A
+VAE run (``--model vae``) writes the test ELBO and the importance-weighted
+NLL, the collapse diagnostics (also printed as a table), reconstructions,
+samples, a latent traversal, and a latent scatter when ``--latent-dim 2``.
+``sample`` rebuilds the model from a run and writes ``samples.npy`` and
+``samples.png``; ``export`` writes a SavedModel for TF Serving
+(:func:`tfp_genmodels.export.save_for_serving`). Every file is written
+atomically.
 
 Crash safety: ``train`` keeps a ``BackupAndRestore`` backup in
 ``--out/backup`` at every epoch end; after a crash (or ``kill -9``) the same
