@@ -12,7 +12,9 @@ Pairs at equal architecture (conditioners of the same widths and depth):
 * ``RealNVP`` (ours, reversals) vs ``tfb.RealNVP`` (reversals, tanh-bounded
   log-scale, the same bound): ``--layers`` couplings;
 * ``NeuralSplineFlow`` vs ``tfb.RealNVP`` with a ``tfb.RationalQuadraticSpline``
-  ``bijector_fn`` (8 bins on [-5, 5]): ``--layers // 2`` couplings;
+  ``bijector_fn`` (8 bins on [-5, 5]): ``--layers // 2`` couplings (ours
+  follows each spline with a conditional affine map: 25 conditioner outputs
+  per element instead of 23);
 * ``MAF`` vs ``tfb.MaskedAutoregressiveFlow``: ``--layers // 2`` MADEs;
 * ``NICE`` (no TFP counterpart): ``--layers`` couplings.
 
