@@ -40,6 +40,10 @@ def _params(dtype, *shapes):
     return [tf.Variable(rng.normal(size=s), dtype=dtype) for s in shapes]
 
 
+def _sinh_arcsinh(params):
+    return tfb.SinhArcsinh(skewness=params[..., 0], tailweight=tf.exp(params[..., 1]))
+
+
 # Weight noise 0.3 gives some spline bins a slope near the 1e-3 floor, where
 # x -> y -> x keeps no float32 digit (error ~ eps |y| / (dy/dx), whatever the
 # implementation; plain or followed by the affine map alike). 0.1 still moves
@@ -78,6 +82,10 @@ CASES = {
     "spline_vector_plain": (lambda d: _perturbed(B.SplineCoupling(
         [4], num_bins=5, bound=3.0, affine=False, hidden_units=[16], dtype=d), SPLINE_NOISE),
         RNG.uniform(-5, 5, size=(N, 4)), 1, None, False),
+    # A coupling written as a function params -> elementwise tfb.Bijector.
+    "function_coupling": (lambda d: _perturbed(B.CouplingBijector(
+        [4], transform=_sinh_arcsinh, num_params=2, hidden_units=[8], dtype=d)),
+        RNG.normal(size=(N, 4)), 1, None, False),
     "spline_image_context": (
         lambda d: _perturbed(B.SplineCoupling([2, 2, 2], num_bins=4, bound=2.0, hidden_units=[8],
                                               context_shape=[2], dtype=d), SPLINE_NOISE),
@@ -295,3 +303,40 @@ def test_planar_with_zero_w_is_finite_identity():
     for g in tape.gradient(loss, [u, w, b]):
         assert np.all(np.isfinite(tf.convert_to_tensor(g)))
     np.testing.assert_allclose(bij.inverse(tf.identity(y)), x, atol=1e-6)
+
+
+def test_rational_quadratic_spline_matches_tfp_inside_the_bound():
+    """Our spline is TFP's ``tfb.RationalQuadraticSpline`` with the same knots and
+    slopes: forward, inverse and log-derivative agree on [-B, B] (float64)."""
+    from tfp_genmodels.bijectors.rational_quadratic import (
+        _spline_parameters, rational_quadratic_spline)
+    rng = np.random.default_rng(3)
+    bound, num_bins, n = 2.5, 6, 400
+    params = tf.constant(rng.normal(scale=2.0, size=(n, 3 * num_bins - 1)))
+    x = tf.constant(rng.uniform(-bound, bound, size=n))
+    _, widths, _, heights, derivs = _spline_parameters(params, tf.constant(bound, tf.float64),
+                                                       1e-3, 1e-3, 1e-3)
+    theirs = tfb.RationalQuadraticSpline(widths, heights, derivs[..., 1:-1], range_min=-bound)
+    y, ldj = rational_quadratic_spline(x, params, bound)
+    np.testing.assert_allclose(y, theirs.forward(x), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ldj, theirs.forward_log_det_jacobian(x, event_ndims=0),
+                               rtol=1e-8, atol=1e-10)
+    x_back, ildj = rational_quadratic_spline(y, params, bound, inverse=True)
+    np.testing.assert_allclose(x_back, theirs.inverse(y), rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(ildj, theirs.inverse_log_det_jacobian(y, event_ndims=0),
+                               rtol=1e-8, atol=1e-10)
+
+
+def test_coupling_from_a_function_and_its_errors():
+    coupling = B.CouplingBijector([4], transform=_sinh_arcsinh, num_params=2, hidden_units=[8])
+    x = tf.constant(RNG.normal(size=(3, 4)), tf.float32)
+    np.testing.assert_allclose(coupling.forward(x), x, atol=1e-6)  # zero parameters: identity
+    with pytest.raises(ValueError, match="`num_params` .* is required"):
+        B.CouplingBijector([4], transform=_sinh_arcsinh)
+    with pytest.raises(ValueError, match=r"`num_params` \(3\) differs from the map's \(2\)"):
+        B.CouplingBijector([4], transform=B.elementwise.AffineMap(), num_params=3)
+    wrong = B.CouplingBijector([4], transform=lambda p: "not a bijector", num_params=1,
+                               hidden_units=[4])
+    with pytest.raises(TypeError, match="must return an elementwise tfb.Bijector"):
+        wrong.forward(tf.zeros([1, 4]))
+

@@ -226,3 +226,13 @@ def test_callable_likelihood_and_bad_arguments():
         vae.VAE(2, encoder, decoder, beta=-1)
     with pytest.raises(ValueError, match=r"`x` must have trailing \(event\) shape"):
         model.elbo(np.zeros([2, 7, 7, 1]))
+
+
+def test_format_table_marks_rows_with_the_reports_threshold():
+    from tfp_genmodels.vae.diagnostics import format_table
+    report = {"active_units": 2, "latent_dim": 2, "activity": [0.005, 0.5],
+              "kl_per_dim": None, "kl": 1.0, "mutual_information": 0.5, "threshold": 0.001}
+    rows = format_table(report).splitlines()[-2:]
+    assert all("| yes |" in row for row in rows)  # 0.005 > 0.001: active
+    rows = format_table({**report, "threshold": 0.01}).splitlines()[-2:]
+    assert "| no |" in rows[0] and "| yes |" in rows[1]

@@ -7,11 +7,17 @@ fails deep inside Keras ("Could not interpret optimizer identifier",
 "'Variable' object has no attribute '_unique_id'"), so objects are checked
 where they enter (constructors, ``compile``, ``fit``) and refused with a
 message that names both ways out.
+
+This module is the package's one import of Keras: every other module takes
+``keras`` from here (``from tfp_genmodels._keras import keras``), so the
+Keras dependency is this one line to read and, one day, to change.
 """
 
 from __future__ import annotations
 
 import sys
+
+import tf_keras as keras  # Keras 2; `tf.keras` is Keras 3 in TensorFlow >= 2.16
 
 KERAS3_HELP = (
     "tfp_genmodels is built on tf_keras (Keras 2), because tfp.layers needs it, and "
@@ -24,10 +30,10 @@ KERAS3_HELP = (
 
 def is_keras3_object(obj) -> bool:
     """Whether ``obj`` is an instance of a Keras 3 class (``keras.src...``)."""
-    keras = sys.modules.get("keras")
-    if keras is None:
+    keras3 = sys.modules.get("keras")
+    if keras3 is None:
         return False  # no Keras 3 object can exist before keras is imported
-    major = str(getattr(keras, "__version__", "3")).split(".")[0]
+    major = str(getattr(keras3, "__version__", "3")).split(".")[0]
     if not major.isdigit() or int(major) < 3:
         return False
     return any((cls.__module__ or "").split(".")[0] == "keras"

@@ -14,7 +14,7 @@ values again.
 
 from __future__ import annotations
 
-import tf_keras as keras
+from tfp_genmodels._keras import keras
 
 PACKAGE = "tfp_genmodels"
 

@@ -228,7 +228,7 @@ class _EpochAndBatch:
     """Remembers where ``fit`` is, for error messages and warnings."""
 
     def __init__(self, model):
-        import tf_keras as keras
+        from tfp_genmodels._keras import keras
 
         position = self
 
@@ -329,7 +329,7 @@ class CheckedModel:
 
     def compile_from_config(self, config: dict) -> None:
         """Re-compiles a loaded model (Keras skips models with a custom ``compile``)."""
-        import tf_keras as keras
+        from tfp_genmodels._keras import keras
 
         config = keras.saving.deserialize_keras_object(config)
         self.compile(**config)  # builds the optimizer's slots (see compile)

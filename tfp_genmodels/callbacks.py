@@ -19,7 +19,7 @@ import math
 import os
 
 import tensorflow as tf
-import tf_keras as keras
+from tfp_genmodels._keras import keras
 
 
 class NonFiniteLossError(FloatingPointError):

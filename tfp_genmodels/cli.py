@@ -289,7 +289,7 @@ def _fit(model, args: argparse.Namespace, fit_x, val_x, backup_dir: str):
     Returns the history and the epochs run in this process.
     """
     import tensorflow as tf
-    import tf_keras as keras
+    from tfp_genmodels._keras import keras
 
     from tfp_genmodels.callbacks import EpochRecorder, NonFiniteLossError, NonFiniteLossGuard
 
@@ -322,7 +322,7 @@ def _flow_results(model, config, args, train_x, val_x, test_x, out) -> dict:
 
 def train(args: argparse.Namespace) -> dict:
     """Trains, evaluates, and writes the run directory; returns the metrics."""
-    import tf_keras as keras
+    from tfp_genmodels._keras import keras
 
     if not args.resume and not args.overwrite and os.path.isfile(
             os.path.join(args.out, "metrics.json")):

@@ -357,7 +357,7 @@ def _download_fashion_mnist():
 def _keras_download(dataset: str, failure: str, advice: str):
     """``tf_keras.datasets.<dataset>.load_data()`` as four arrays, or a
     ``ConnectionError`` that starts with ``failure`` and ends with ``advice``."""
-    import tf_keras as keras
+    from tfp_genmodels._keras import keras
     try:
         (x_train, y_train), (x_test, y_test) = getattr(keras.datasets, dataset).load_data()
     except Exception as err:  # urllib raises several types; all mean "no download"

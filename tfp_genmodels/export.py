@@ -45,14 +45,14 @@ Inspect an export with ``saved_model_cli show --dir PATH/1 --all``.
 
 from __future__ import annotations
 
-import math
 import os
 from typing import TYPE_CHECKING
 
 import tensorflow as tf
 
 from tfp_genmodels import _io
-from tfp_genmodels.bijectors import _validation
+from tfp_genmodels import _validation
+from tfp_genmodels.bijectors.dequantize import bits_per_dim
 
 if TYPE_CHECKING:
     from tfp_genmodels.flows import FlowModel
@@ -140,7 +140,6 @@ def flow_signatures(model, sample_temperature: float = 1.0) -> dict:
     """The concrete functions of a flow's export (see the module docstring)."""
     x_spec = _spec(model.event_shape, "x")
     conditional = model.context_shape is not None
-    log2 = model.num_dims * math.log(2.0)
 
     # Inputs: x, and the context of a conditional flow (the signature names come
     # from the specs' names).
@@ -152,8 +151,9 @@ def flow_signatures(model, sample_temperature: float = 1.0) -> dict:
 
     log_prob = tf.function(lambda *inputs: {"log_prob": score(*inputs)},
                            input_signature=specs)
-    bits_per_dim = tf.function(lambda *inputs: {"bits_per_dim": -score(*inputs) / log2},
-                               input_signature=specs)
+    bits = tf.function(lambda *inputs: {"bits_per_dim": bits_per_dim(score(*inputs),
+                                                                     model.num_dims)},
+                       input_signature=specs)
     if conditional:
         @tf.function(input_signature=specs[1:])
         def sample(context):
@@ -167,7 +167,7 @@ def flow_signatures(model, sample_temperature: float = 1.0) -> dict:
 
     log_prob_fn = log_prob.get_concrete_function()
     return {"serving_default": log_prob_fn, "log_prob": log_prob_fn,
-            "bits_per_dim": bits_per_dim.get_concrete_function(),
+            "bits_per_dim": bits.get_concrete_function(),
             "sample": sample.get_concrete_function()}
 
 

@@ -4,6 +4,7 @@ Direction follows TFP: ``forward`` maps the base (z) to the data (x), and
 ``tfb.Chain`` applies its last bijector first.
 """
 
+from tfp_genmodels.bijectors import elementwise
 from tfp_genmodels.bijectors.actnorm import ActNorm
 from tfp_genmodels.bijectors.additive_coupling import AdditiveCoupling
 from tfp_genmodels.bijectors.affine_coupling import AffineCoupling
@@ -15,7 +16,7 @@ from tfp_genmodels.bijectors.factor_out import FactorOut
 from tfp_genmodels.bijectors.householder import Householder
 from tfp_genmodels.bijectors.invertible_linear import InvertibleConv1x1, InvertibleLinear
 from tfp_genmodels.bijectors.logit import Logit
-from tfp_genmodels.bijectors.masks import make_mask
+from tfp_genmodels.bijectors.masks import make_mask, reversal
 from tfp_genmodels.bijectors.planar import Planar
 from tfp_genmodels.bijectors.radial import Radial
 from tfp_genmodels.bijectors.spline_coupling import SplineCoupling
@@ -25,6 +26,6 @@ __all__ = [
     "ActNorm", "AdditiveCoupling", "AffineCoupling", "ConvConditioner",
     "CouplingBijector", "DenseConditioner", "Dequantize", "FactorOut", "Householder",
     "InvertibleConv1x1", "InvertibleLinear", "Logit", "Planar", "Radial",
-    "SplineCoupling", "Squeeze", "bits_per_dim", "make_mask", "uniform_dequantize",
-    "unit_cube_to_discrete_log_prob",
+    "SplineCoupling", "Squeeze", "bits_per_dim", "elementwise", "make_mask", "reversal",
+    "uniform_dequantize", "unit_cube_to_discrete_log_prob",
 ]

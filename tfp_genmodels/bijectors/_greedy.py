@@ -9,8 +9,8 @@ runs the expensive part once per call, not twice.
 from __future__ import annotations
 
 import tensorflow_probability as tfp
-from tensorflow_probability.python.internal import cache_util
 
+from tfp_genmodels._tfp_compat import greedy_cache
 from tfp_genmodels.bijectors._identity import StatefulBijector
 
 tfb = tfp.bijectors
@@ -22,8 +22,8 @@ class GreedyLogDetBijector(StatefulBijector, tfb.Bijector):
     Each returns ``(output, {"fldj": ..., "ildj": ...})``.
     """
 
-    _cache = cache_util.BijectorCacheWithGreedyAttrs(
-        forward_name="_augmented_forward", inverse_name="_augmented_inverse")
+    _cache = greedy_cache(forward_name="_augmented_forward",
+                          inverse_name="_augmented_inverse")
 
     def _augmented_forward(self, x, **kwargs):
         raise NotImplementedError

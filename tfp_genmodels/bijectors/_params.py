@@ -11,18 +11,18 @@ which :func:`values_to_check` and :func:`finite_assertions` serve.
 from __future__ import annotations
 
 import tensorflow as tf
-from tensorflow_probability.python.internal import dtype_util, tensor_util
-from tensorflow_probability.python.internal.parameter_properties import ParameterProperties
+from tfp_genmodels._tfp_compat import (ParameterProperties, common_dtype,
+                                       convert_nonref_to_tensor, is_ref)
 
 
 def convert_params(names_and_values: dict, dtype=None) -> tuple[tf.DType, dict]:
     """Converts parameters to a common float dtype; ``tf.Variable`` s stay variables."""
-    dtype = dtype_util.common_dtype(list(names_and_values.values()),
+    dtype = common_dtype(list(names_and_values.values()),
                                     dtype_hint=dtype or tf.float32)
     if not dtype.is_floating:
         raise TypeError(f"parameters {sorted(names_and_values)} must be floating; "
                         f"got dtype {dtype.name}.")
-    return dtype, {name: tensor_util.convert_nonref_to_tensor(value, dtype=dtype, name=name)
+    return dtype, {name: convert_nonref_to_tensor(value, dtype=dtype, name=name)
                    for name, value in names_and_values.items()}
 
 
@@ -46,7 +46,7 @@ def values_to_check(bijector, is_init: bool, params: dict) -> dict:
     if not bijector.validate_args:
         return {}
     return {name: tf.convert_to_tensor(value) for name, value in params.items()
-            if is_init != tensor_util.is_ref(value)}
+            if is_init != is_ref(value)}
 
 
 def finite_assertions(bijector, is_init: bool, params: dict) -> list:
@@ -72,3 +72,12 @@ def check_same_event_size(x, size: int, name: str) -> None:
                          f"{x.shape.as_list()}.")
     if x.shape.rank is not None and x.shape.rank < 1:
         raise ValueError(f"`{name}` must have rank >= 1 ([..., {size}]); got a scalar.")
+
+
+def constant_log_det(x: tf.Tensor, event_ndims: int, value: tf.Tensor) -> tf.Tensor:
+    """``value`` broadcast to the batch shape of ``x`` (all dims but the last ``event_ndims``).
+
+    For maps whose log-det depends on trainable variables but not on ``x``
+    (ActNorm, LU-linear): one value per batch member, like every other bijector.
+    """
+    return tf.fill(tf.shape(x)[:tf.rank(x) - event_ndims], value)

@@ -8,8 +8,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_genmodels.bijectors import _validation
+from tfp_genmodels import _validation
 from tfp_genmodels.bijectors._greedy import GreedyLogDetBijector
+from tfp_genmodels.bijectors import _params
 from tfp_genmodels.bijectors._params import finite_assertions
 
 tfb = tfp.bijectors
@@ -100,7 +101,7 @@ class ActNorm(GreedyLogDetBijector):
         tf.cond(self.initialized, lambda: tf.constant(False), init)
 
     def _log_det(self, x, log_scale):
-        return _validation.constant_log_det(
+        return _params.constant_log_det(
             x, len(self._event_shape), self._spatial_size * tf.reduce_sum(log_scale))
 
     def _augmented_forward(self, x):

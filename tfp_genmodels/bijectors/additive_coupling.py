@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
-
-import numpy as np
-import tensorflow as tf
+from typing import Sequence
 
 from tfp_genmodels.bijectors.coupling import CouplingBijector
+from tfp_genmodels.bijectors.elementwise import ShiftMap
 
 
 class AdditiveCoupling(CouplingBijector):
@@ -21,30 +19,22 @@ class AdditiveCoupling(CouplingBijector):
 
     The Jacobian is unit triangular, so the layer preserves volume; NICE adds
     a learned diagonal scaling at the end of the flow to change volume.
-    A zero network output gives the identity.
+    A zero network output gives the identity. A :class:`CouplingBijector`
+    with :class:`~tfp_genmodels.bijectors.elementwise.ShiftMap`.
 
-    Args: as :class:`AffineCoupling`, without ``log_scale_clamp``; the
-    conditioner returns 1 parameter (the shift) per element.
+    Args:
+      event_shape: ``[D]`` or ``[H, W, C]``.
+      name: the bijector's name.
+      **kwargs: ``mask``, ``flip_mask``, ``conditioner`` (1 parameter per
+        element: the shift), ``hidden_units``, ``context_shape``, ``dtype``,
+        ``validate_args``: as in :class:`CouplingBijector`.
 
     References:
       Dinh, Krueger & Bengio. NICE: Non-linear Independent Components
       Estimation. 2015. arXiv:1410.8516.
     """
 
-    def __init__(self, event_shape: Sequence[int], mask: str | np.ndarray | None = None,
-                 flip_mask: bool = False, conditioner: Callable | None = None,
-                 hidden_units: Sequence[int] = (128, 128),
-                 context_shape: Sequence[int] | None = None,
-                 dtype: tf.DType = tf.float32, validate_args: bool = False,
-                 name: str = "additive_coupling"):
-        parameters = dict(locals())
-        super().__init__(event_shape, num_params=1, mask=mask, flip_mask=flip_mask,
-                         conditioner=conditioner, hidden_units=hidden_units,
-                         context_shape=context_shape, dtype=dtype,
-                         validate_args=validate_args, name=name, parameters=parameters)
-
-    def _transform_forward(self, x, params):
-        return x + params[..., 0], tf.zeros_like(x)
-
-    def _transform_inverse(self, y, params):
-        return y - params[..., 0], tf.zeros_like(y)
+    def __init__(self, event_shape: Sequence[int], *, name: str = "additive_coupling",
+                 **kwargs):
+        parameters = dict(event_shape=event_shape, name=name, **kwargs)
+        super().__init__(event_shape, ShiftMap(), name=name, parameters=parameters, **kwargs)

@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Sequence
 
-import numpy as np
-import tensorflow as tf
-
-from tfp_genmodels.bijectors import _validation
 from tfp_genmodels.bijectors.coupling import CouplingBijector
-
-
-def soft_clamp(raw: tf.Tensor, bound: float) -> tf.Tensor:
-    """``bound * tanh(raw / bound)``: ``|out| < bound``, ``out ~ raw`` near 0, gradient never 0.
-
-    The log-scale bound of RealNVP-style layers (also ``tfb.RealNVP``'s
-    common recipe); unlike a hard clip it keeps a gradient everywhere.
-    """
-    bound = tf.constant(bound, raw.dtype)
-    return bound * tf.tanh(raw / bound)
+from tfp_genmodels.bijectors.elementwise import AffineMap
 
 
 class AffineCoupling(CouplingBijector):
@@ -37,20 +24,16 @@ class AffineCoupling(CouplingBijector):
     the gradient stays non-zero, unlike a hard clip.
     A zero network output gives ``s = t = 0``: a fresh layer is the identity.
 
+    A :class:`CouplingBijector` with
+    :class:`~tfp_genmodels.bijectors.elementwise.AffineMap`.
+
     Args:
       event_shape: ``[D]`` or ``[H, W, C]``.
-      mask: ``"half"``/``"alternating"`` (vectors), ``"checkerboard"``/
-        ``"channel"`` (images), or a 0/1 array of shape ``event_shape``.
-        Defaults to ``"half"`` / ``"checkerboard"``.
-      flip_mask: use the complementary mask.
-      conditioner: optional network (see ``conditioners`` for its contract)
-        returning 2 parameters per element: raw log-scale, shift.
-      hidden_units: hidden widths (vectors) or filters (images) of the default
-        conditioner.
-      context_shape: ``(K,)`` to condition on a context vector, passed as
-        ``forward(x, context=c)`` (or ``bijector_kwargs`` in distributions).
       log_scale_clamp: the bound on ``|s|``.
-      dtype: dtype of the conditioner's variables and of the inputs.
+      name: the bijector's name.
+      **kwargs: ``mask``, ``flip_mask``, ``conditioner`` (2 parameters per
+        element: raw log-scale, shift), ``hidden_units``, ``context_shape``,
+        ``dtype``, ``validate_args``: as in :class:`CouplingBijector`.
 
     References:
       Dinh, Sohl-Dickstein & Bengio. Density estimation using Real NVP. 2017.
@@ -66,27 +49,9 @@ class AffineCoupling(CouplingBijector):
     True
     """
 
-    def __init__(self, event_shape: Sequence[int], mask: str | np.ndarray | None = None,
-                 flip_mask: bool = False, conditioner: Callable | None = None,
-                 hidden_units: Sequence[int] = (128, 128),
-                 context_shape: Sequence[int] | None = None,
-                 log_scale_clamp: float = 3.0, dtype: tf.DType = tf.float32,
-                 validate_args: bool = False, name: str = "affine_coupling"):
-        parameters = dict(locals())
-        self._log_scale_clamp = _validation.positive_float_arg(
-            log_scale_clamp, "log_scale_clamp")
-        super().__init__(event_shape, num_params=2, mask=mask, flip_mask=flip_mask,
-                         conditioner=conditioner, hidden_units=hidden_units,
-                         context_shape=context_shape, dtype=dtype,
-                         validate_args=validate_args, name=name, parameters=parameters)
-
-    def _log_scale_and_shift(self, params):
-        return soft_clamp(params[..., 0], self._log_scale_clamp), params[..., 1]
-
-    def _transform_forward(self, x, params):
-        log_scale, shift = self._log_scale_and_shift(params)
-        return x * tf.exp(log_scale) + shift, log_scale
-
-    def _transform_inverse(self, y, params):
-        log_scale, shift = self._log_scale_and_shift(params)
-        return (y - shift) * tf.exp(-log_scale), -log_scale
+    def __init__(self, event_shape: Sequence[int], *, log_scale_clamp: float = 3.0,
+                 name: str = "affine_coupling", **kwargs):
+        parameters = dict(event_shape=event_shape, log_scale_clamp=log_scale_clamp,
+                          name=name, **kwargs)
+        super().__init__(event_shape, AffineMap(log_scale_clamp), name=name,
+                         parameters=parameters, **kwargs)

@@ -24,7 +24,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import tensorflow as tf
-import tf_keras as keras
+from tfp_genmodels._keras import keras
 
 
 class DenseConditioner(keras.layers.Layer):

@@ -11,8 +11,10 @@ part (and an optional context ``c``):
 
 ``m * y = m * x``, so the inverse sees the same parameters, and the Jacobian
 is triangular (after a permutation), so its determinant is the product of its
-diagonal. Subclasses define ``g`` through ``_transform_forward`` and
-``_transform_inverse``, which return the output and the elementwise log-det.
+diagonal. ``g`` is a ``transform``: an
+:class:`~tfp_genmodels.bijectors.elementwise.ElementwiseMap` or a function
+``params -> tfb.Bijector`` (see :mod:`tfp_genmodels.bijectors.elementwise`);
+``AffineCoupling``, ``AdditiveCoupling`` and ``SplineCoupling`` are presets.
 
 Vector events, and image events with a channel mask, gather the two parts
 along the last axis (the network sees only the conditioning part and produces
@@ -29,32 +31,54 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_genmodels import _keras
-from tfp_genmodels.bijectors import _validation
+from tfp_genmodels import _validation
 from tfp_genmodels.bijectors._greedy import GreedyLogDetBijector
 from tfp_genmodels.bijectors.conditioners import ConvConditioner, DenseConditioner
+from tfp_genmodels.bijectors.elementwise import ElementwiseMap, as_elementwise_map
 from tfp_genmodels.bijectors.masks import default_mask, make_mask
 
 tfb = tfp.bijectors
 
 
 class CouplingBijector(GreedyLogDetBijector):
-    """Base class for mask-based coupling bijectors; see the module docstring.
+    """A mask-based coupling with any elementwise map; see the module docstring.
 
     The conditioner runs once per ``forward``/``inverse`` call: the log-det is
     stored in TFP's bijector cache alongside the output (the same greedy-cache
     mechanism as ``tfb.FFJORD``), so ``TransformedDistribution.log_prob``
     costs one network evaluation per layer, not two.
+
+    Args:
+      event_shape: ``[D]`` or ``[H, W, C]``.
+      transform: the elementwise map ``g``: an ``ElementwiseMap`` or a function
+        ``params [..., num_params] -> tfb.Bijector`` (elementwise).
+      num_params: parameters per element (required with a function).
+      mask: ``"half"``/``"alternating"`` (vectors), ``"checkerboard"``/
+        ``"channel"`` (images), or a 0/1 array of shape ``event_shape``.
+        Defaults to ``"half"`` / ``"checkerboard"``.
+      flip_mask: use the complementary mask.
+      conditioner: optional network (see ``conditioners`` for its contract)
+        returning ``num_params`` parameters per element.
+      hidden_units: hidden widths (vectors) or filters (images) of the default
+        conditioner.
+      context_shape: ``(K,)`` to condition on a context vector, passed as
+        ``forward(x, context=c)`` (or ``bijector_kwargs`` in distributions).
+      dtype: dtype of the conditioner's variables and of the inputs.
     """
 
-    def __init__(self, event_shape: Sequence[int], num_params: int,
+    def __init__(self, event_shape: Sequence[int], transform: ElementwiseMap | Callable,
+                 num_params: int | None = None,
                  mask: str | np.ndarray | None = None, flip_mask: bool = False,
                  conditioner: Callable | None = None,
                  hidden_units: Sequence[int] = (128, 128),
                  context_shape: Sequence[int] | None = None,
                  dtype: tf.DType = tf.float32, validate_args: bool = False,
                  name: str = "coupling", parameters: dict | None = None):
+        if parameters is None:
+            parameters = {k: v for k, v in locals().items() if k != "parameters"}
+        self._transform = as_elementwise_map(transform, num_params)
         self._event_shape = _validation.event_shape_arg(event_shape, ranks=(1, 3))
-        self._num_params = int(num_params)
+        self._num_params = self._transform.num_params
         mask = default_mask(self._event_shape) if mask is None else mask
         self._mask_np = make_mask(mask, self._event_shape, flip=flip_mask)
         self._context_shape = (None if context_shape is None else
@@ -116,12 +140,10 @@ class CouplingBijector(GreedyLogDetBijector):
     def conditioner(self) -> Callable:
         return self._conditioner
 
-    # -- to be defined by subclasses ------------------------------------------
-    def _transform_forward(self, x, params):
-        raise NotImplementedError
-
-    def _transform_inverse(self, y, params):
-        raise NotImplementedError
+    @property
+    def transform(self) -> ElementwiseMap:
+        """The elementwise map ``g``."""
+        return self._transform
 
     # -- coupling ---------------------------------------------------------------
     def _parameters_from(self, cond_input: tf.Tensor, context: tf.Tensor | None,
@@ -129,17 +151,9 @@ class CouplingBijector(GreedyLogDetBijector):
         in_event = cond_input.shape[-len(self._event_shape):]
         batch_shape = tf.shape(cond_input)[:-len(self._event_shape)]
         flat = tf.reshape(cond_input, [-1, *in_event.as_list()])
-        if self._context_shape is None:
-            if context is not None:
-                raise ValueError("`context` was given to a coupling built without "
-                                 "`context_shape`; got context of shape "
-                                 f"{context.shape}.")
+        if not _validation.require_context(context, self._context_shape, "a coupling"):
             flat_context = None
         else:
-            if context is None:
-                raise ValueError(f"`context` of shape [..., {self._context_shape[0]}] "
-                                 "is required: this coupling was built with "
-                                 f"context_shape={self._context_shape}; got None.")
             context = tf.convert_to_tensor(context, dtype=self.dtype, name="context")
             _validation.check_event_shape(context, self._context_shape, "context")
             context = tf.broadcast_to(
@@ -169,9 +183,9 @@ class CouplingBijector(GreedyLogDetBijector):
         return y, tf.reduce_sum((1.0 - mask) * ldj, axis=[-3, -2, -1])
 
     def _augmented_forward(self, x, **kwargs):
-        y, fldj = self._couple(x, kwargs.get("context"), self._transform_forward)
+        y, fldj = self._couple(x, kwargs.get("context"), self._transform.forward)
         return y, {"fldj": fldj, "ildj": -fldj}
 
     def _augmented_inverse(self, y, **kwargs):
-        x, ildj = self._couple(y, kwargs.get("context"), self._transform_inverse)
+        x, ildj = self._couple(y, kwargs.get("context"), self._transform.inverse)
         return x, {"ildj": ildj, "fldj": -ildj}

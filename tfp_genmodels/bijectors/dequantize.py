@@ -28,8 +28,8 @@ import math
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_genmodels.bijectors import _validation
-from tfp_genmodels.bijectors._validation import TensorLike
+from tfp_genmodels import _validation
+from tfp_genmodels._validation import TensorLike
 
 tfb = tfp.bijectors
 

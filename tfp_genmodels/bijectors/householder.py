@@ -9,7 +9,7 @@ from tfp_genmodels.bijectors._identity import StatefulBijector
 from tfp_genmodels.bijectors._params import (
     check_same_event_size, check_vector_param, convert_params, parameter_properties,
     values_to_check)
-from tfp_genmodels.bijectors._validation import TensorLike
+from tfp_genmodels._validation import TensorLike
 
 tfb = tfp.bijectors
 

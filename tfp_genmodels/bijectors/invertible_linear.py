@@ -8,8 +8,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_genmodels.bijectors import _validation
+from tfp_genmodels import _validation
 from tfp_genmodels.bijectors._greedy import GreedyLogDetBijector
+from tfp_genmodels.bijectors import _params
 from tfp_genmodels.bijectors._params import finite_assertions
 
 tfb = tfp.bijectors
@@ -139,7 +140,7 @@ class InvertibleLinear(GreedyLogDetBijector):
         return tf.reshape(x, [-1, self._event_shape[-1]])
 
     def _log_det(self, x, log_abs_diag):
-        return _validation.constant_log_det(
+        return _params.constant_log_det(
             x, len(self._event_shape), self._spatial_size * tf.reduce_sum(log_abs_diag))
 
     def _augmented_forward(self, x):

@@ -5,7 +5,8 @@ through unchanged and fed to the conditioner) and zeros on the *transformed*
 elements. Vectors: ``"half"`` (first ceil(D/2) ones) or ``"alternating"``
 (even indices ones). Images ``[H, W, C]``: ``"checkerboard"`` (ones where
 ``h + w`` is even) or ``"channel"`` (first C/2 channels ones), as in RealNVP
-(Dinh et al., 2017, arXiv:1605.08803).
+(Dinh et al., 2017, arXiv:1605.08803). :func:`reversal` is the permutation
+placed between layers so that the next one transforms the other coordinates.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import tensorflow_probability as tfp
 
 VECTOR_MASKS = ("half", "alternating")
 IMAGE_MASKS = ("checkerboard", "channel")
@@ -82,3 +84,9 @@ def _named_mask(name: str, event_shape: tuple[int, ...]) -> np.ndarray:
 def default_mask(event_shape: Sequence[int]) -> str:
     """``"half"`` for vectors, ``"checkerboard"`` for images."""
     return "half" if len(event_shape) == 1 else "checkerboard"
+
+
+def reversal(dim: int, name: str | None = None) -> tfp.bijectors.Permute:
+    """``tfb.Permute`` that reverses a ``[dim]`` event (TFP's ``tfb.RealNVP`` /
+    MAF recipes put one between layers)."""
+    return tfp.bijectors.Permute(np.arange(dim)[::-1].copy(), name=name or "reversal")

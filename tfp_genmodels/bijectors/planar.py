@@ -9,7 +9,7 @@ from tfp_genmodels.bijectors._greedy import GreedyLogDetBijector
 from tfp_genmodels.bijectors._params import (
     check_same_event_size, check_vector_param, convert_params, finite_assertions,
     parameter_properties)
-from tfp_genmodels.bijectors._validation import TensorLike, nonnegative_int_arg, positive_int_arg
+from tfp_genmodels._validation import TensorLike, nonnegative_int_arg, positive_int_arg
 
 tfb = tfp.bijectors
 

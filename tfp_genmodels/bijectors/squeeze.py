@@ -7,7 +7,7 @@ from typing import Sequence
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_genmodels.bijectors import _validation
+from tfp_genmodels import _validation
 
 tfb = tfp.bijectors
 

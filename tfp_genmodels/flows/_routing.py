@@ -9,11 +9,8 @@ that tree: a string (the keyword a conditional bijector takes) or a dict
 from __future__ import annotations
 
 import tensorflow_probability as tfp
-# The non-composite-tensor base classes: tfb.Chain([...]) and tfb.Invert(...)
-# return these when a member is not a CompositeTensor (ours hold Keras layers).
-from tensorflow_probability.python.bijectors.chain import _Chain
-from tensorflow_probability.python.bijectors.invert import _Invert
 
+from tfp_genmodels import _tfp_compat
 from tfp_genmodels.bijectors import CouplingBijector, FactorOut
 
 tfb = tfp.bijectors
@@ -23,13 +20,13 @@ def context_route(bijector: tfb.Bijector):
     if isinstance(bijector, CouplingBijector):
         return "context" if bijector.context_shape is not None else None
     if isinstance(bijector, tfb.MaskedAutoregressiveFlow):
-        made = getattr(bijector, "_shift_and_log_scale_fn", None)
-        return "conditional_input" if getattr(made, "_conditional", False) else None
-    if isinstance(bijector, _Invert):
+        made = _tfp_compat.maf_network(bijector)
+        return "conditional_input" if _tfp_compat.made_is_conditional(made) else None
+    if isinstance(bijector, _tfp_compat.Invert):
         return context_route(bijector.bijector)
     if isinstance(bijector, FactorOut):
         return context_route(bijector.inner)
-    if isinstance(bijector, _Chain):
+    if isinstance(bijector, _tfp_compat.Chain):
         names = [b.name for b in bijector.bijectors]
         if len(set(names)) != len(names):
             raise ValueError(f"bijectors in a chain must have unique names (context is "

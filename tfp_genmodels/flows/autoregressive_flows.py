@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
-import tf_keras as keras
+from tfp_genmodels._keras import keras
 
-from tfp_genmodels import _saving
-from tfp_genmodels.bijectors import _validation
-from tfp_genmodels.bijectors.affine_coupling import soft_clamp
+from tfp_genmodels import _saving, _tfp_compat
+from tfp_genmodels import _validation
+from tfp_genmodels.bijectors.masks import reversal
+from tfp_genmodels.bijectors.elementwise import soft_clamp
 from tfp_genmodels.flows.flow_model import FlowModel
 
 tfb = tfp.bijectors
@@ -23,11 +23,25 @@ def zero_made_output(net: tfb.AutoregressiveNetwork) -> None:
     Every weight after the last activation: the masked output Dense and, for
     a conditional MADE, the context Dense added to it.
     """
-    for layer in reversed(net._network.layers):
-        if layer.__class__.__name__ == "Activation":
-            break
+    for layer in _tfp_compat.made_layers_after_activation(net):
         for weight in layer.weights:
             weight.assign(tf.zeros_like(weight))
+
+
+def identity_made(dim: int, hidden_units: Sequence[int], activation: str = "relu",
+                  context_shape: Sequence[int] | None = None, name: str | None = None,
+                  **kwargs) -> tfb.AutoregressiveNetwork:
+    """A built MADE (``params=2``: shift, log-scale) whose output layers are zero,
+    so the autoregressive step it drives starts as the identity."""
+    net = tfb.AutoregressiveNetwork(
+        params=2, event_shape=[dim], hidden_units=list(hidden_units), activation=activation,
+        conditional=context_shape is not None, conditional_event_shape=context_shape,
+        name=name, **kwargs)
+    # Build now (variables exist before any trace), then zero the output layer.
+    net(tf.zeros([1, dim]), conditional_input=None if context_shape is None
+        else tf.zeros([1, *context_shape]))
+    zero_made_output(net)
+    return net
 
 
 class BoundedShiftAndLogScale(keras.layers.Layer):
@@ -44,7 +58,8 @@ class BoundedShiftAndLogScale(keras.layers.Layer):
         super().__init__(**kwargs)
         self.made = made
         self.log_scale_clamp = log_scale_clamp
-        self._conditional = made._conditional  # read by the context routing
+        # The context routing reads this flag as it reads a MADE's.
+        self._conditional = _tfp_compat.made_is_conditional(made)
 
     def call(self, x, conditional_input=None):
         shift, raw = tf.unstack(self.made(x, conditional_input=conditional_input), 2, axis=-1)
@@ -84,16 +99,8 @@ class MAF(FlowModel):
                          name=name or ("iaf" if self._invert else "maf"), **kwargs)
 
     def _made(self, index: int) -> tfb.Bijector:
-        dim = self.event_shape[0]
-        net = tfb.AutoregressiveNetwork(
-            params=2, event_shape=[dim], hidden_units=list(self.hidden_units),
-            activation="relu", conditional=self.context_shape is not None,
-            conditional_event_shape=self.context_shape, name=f"made_net_{index}")
-        # Build now (variables exist before any trace), then zero the output layer.
-        dummy = tf.zeros([1, dim])
-        net(dummy, conditional_input=None if self.context_shape is None else tf.zeros(
-            [1, *self.context_shape]))
-        zero_made_output(net)
+        net = identity_made(self.event_shape[0], self.hidden_units,
+                            context_shape=self.context_shape, name=f"made_net_{index}")
         if self.log_scale_clamp is not None:
             net = BoundedShiftAndLogScale(net, self.log_scale_clamp, name=f"bounded_{index}")
         # The chain routes context by name, so the outer bijector is `made_{index}`.
@@ -110,8 +117,7 @@ class MAF(FlowModel):
         for i in range(self.num_layers):
             data_to_base.append(self._made(i))
             if i < self.num_layers - 1:
-                data_to_base.append(tfb.Permute(np.arange(dim)[::-1].copy(),
-                                                name=f"permute_{i}"))
+                data_to_base.append(reversal(dim, name=f"permute_{i}"))
         return data_to_base  # tfb.Chain's inverse applies the first bijector first
 
     def get_config(self) -> dict:

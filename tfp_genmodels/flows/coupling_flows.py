@@ -15,7 +15,7 @@ import tensorflow_probability as tfp
 
 from tfp_genmodels import _saving
 from tfp_genmodels import bijectors as B
-from tfp_genmodels.bijectors import _validation
+from tfp_genmodels import _validation
 from tfp_genmodels.flows import multiscale
 from tfp_genmodels.flows.flow_model import FlowModel
 
@@ -28,7 +28,7 @@ def _mixing(kind: str, dim: int, index: int) -> tfb.Bijector | None:
     if kind == "linear":
         return B.InvertibleLinear([dim], seed=index, name=f"linear_{index}")
     if kind == "reverse":
-        return tfb.Permute(np.arange(dim)[::-1].copy(), name=f"permute_{index}")
+        return B.reversal(dim, name=f"permute_{index}")
     return None
 
 
@@ -169,7 +169,7 @@ class RealNVP(_VectorCouplingFlow):
 class NICE(_VectorCouplingFlow):
     """NICE: additive couplings with alternating masks, then a learned diagonal scaling.
 
-    The couplings preserve volume; the final ``tfb.ScaleMatvecDiag`` (scale
+    The couplings preserve volume; the final ``tfb.Scale(log_scale=s)`` (scale
     ``exp(s)``, next to the base) carries the whole log-det ``sum(s)``.
 
     References:
@@ -192,8 +192,7 @@ class NICE(_VectorCouplingFlow):
     def _base_side(self, data_to_base):
         # Data -> base: couplings, then h = exp(-s) * x so that forward is z * exp(s).
         self.log_scale = tf.Variable(tf.zeros(self.event_shape), name="log_scale")
-        scale = tfb.ScaleMatvecDiag(tfp.util.DeferredTensor(self.log_scale, tf.exp),
-                                    name="diagonal_scale")
+        scale = tfb.Scale(log_scale=self.log_scale, name="diagonal_scale")
         return data_to_base + [scale]
 
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
-import tf_keras as keras
+from tfp_genmodels._keras import keras
 
 from tfp_genmodels import _saving, _training
-from tfp_genmodels.bijectors import _validation
+from tfp_genmodels import _validation
+from tfp_genmodels.bijectors.dequantize import bits_per_dim
 from tfp_genmodels.flows import _routing
 from tfp_genmodels.flows.pixels import PixelPreprocessing
 
@@ -124,14 +124,8 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         return tfd.TransformedDistribution(self.base_distribution(), self.flow)
 
     def _check_context(self, context):
-        if self.context_shape is None:
-            if context is not None:
-                raise ValueError("`context` was given to an unconditional flow "
-                                 "(built without `context_shape`).")
+        if not _validation.require_context(context, self.context_shape, "this flow"):
             return None
-        if context is None:
-            raise ValueError(f"`context` of shape [..., {self.context_shape[0]}] is required "
-                             f"by this conditional flow; got None.")
         return _validation.checked_input(context, self.context_shape, "context")
 
     def _bijector_kwargs(self, context) -> dict:
@@ -170,7 +164,7 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
 
     def bits_per_dim(self, x, context=None, seed=None) -> tf.Tensor:
         """Per-example ``-log p(x) / (D log 2)``."""
-        return -self.log_prob(x, context, seed) / (self.num_dims * math.log(2.0))
+        return bits_per_dim(self.log_prob(x, context, seed), self.num_dims)
 
     def sample(self, n: int, context=None, temperature: float = 1.0, seed=None) -> tf.Tensor:
         """Draws ``n`` samples; ``temperature`` scales the base (Glow's T).
@@ -226,7 +220,7 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         # Per-example values: an epoch's figure is the mean over examples, even when
         # the last batch is smaller (or replicas' shares differ).
         self.loss_tracker.update_state(-log_prob, sample_weight=sample_weight)
-        self.bits_per_dim_tracker.update_state(-log_prob / (self.num_dims * math.log(2.0)),
+        self.bits_per_dim_tracker.update_state(bits_per_dim(log_prob, self.num_dims),
                                                sample_weight=sample_weight)
         return {m.name: m.result() for m in self.metrics}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from tfp_genmodels import _saving
-from tfp_genmodels.bijectors import _validation
+from tfp_genmodels import _validation
 from tfp_genmodels.flows import multiscale
 from tfp_genmodels.flows.flow_model import FlowModel
 

@@ -17,7 +17,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_genmodels.bijectors import Dequantize, Logit, _validation, uniform_dequantize
+from tfp_genmodels import _validation
+from tfp_genmodels.bijectors import Dequantize, Logit, uniform_dequantize
 
 tfb = tfp.bijectors
 

@@ -14,14 +14,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_genmodels.bijectors._validation import TensorLike
+from tfp_genmodels._validation import TensorLike
 
 if TYPE_CHECKING:
     from tfp_genmodels.vae.model import VAE
@@ -29,6 +28,7 @@ if TYPE_CHECKING:
 tfd = tfp.distributions
 
 ACTIVE_THRESHOLD = 0.01
+POSTERIOR_MEAN_SAMPLES = 64  # samples per example for the posterior means of flow posteriors
 
 
 def diagnostics(model: "VAE", x: TensorLike, num_samples: int = 16,
@@ -38,12 +38,13 @@ def diagnostics(model: "VAE", x: TensorLike, num_samples: int = 16,
     Args:
       model: a :class:`~tfp_genmodels.vae.VAE`.
       x: a batch of data (a few hundred examples; the MI is O(N^2)).
-      num_samples: Monte Carlo samples of ``z`` per example for the MI (and for
-        posterior means of flow posteriors).
+      num_samples: Monte Carlo samples of ``z`` per example for the MI.
+      threshold: a latent is active when the variance over ``x`` of its
+        posterior mean exceeds this (Burda et al., 2016); the report keeps it.
     """
     x = tf.convert_to_tensor(x, tf.float32)
     features = model._features(x)
-    means = model.posterior.mean(features, num_samples=64)
+    means = model.posterior.mean(features, num_samples=POSTERIOR_MEAN_SAMPLES)
     activity = np.var(np.asarray(means), axis=0)
     kl_per_dim = None
     if model.posterior.kind == "diagonal" and model.prior.is_standard_normal:
@@ -52,6 +53,7 @@ def diagnostics(model: "VAE", x: TensorLike, num_samples: int = 16,
             tfd.kl_divergence(q, tfd.Normal(0.0, 1.0)), axis=0))
     return {
         "active_units": int(np.sum(activity > threshold)),
+        "threshold": float(threshold),
         "latent_dim": model.latent_dim,
         "activity": activity.tolist(),
         "kl_per_dim": None if kl_per_dim is None else kl_per_dim.tolist(),
@@ -71,12 +73,13 @@ def mutual_information(model, features: tf.Tensor, num_samples: int = 16) -> flo
     s = tf.shape(z)[0]
     z_cross = tf.broadcast_to(z[:, :, None, :], [s, n, n, model.latent_dim])
     log_q_cross = q_all.log_prob(z_cross)
-    log_agg = tf.reduce_logsumexp(log_q_cross, axis=-1) - math.log(n)
+    log_agg = tfp.math.reduce_logmeanexp(log_q_cross, axis=-1)
     return float(tf.reduce_mean(log_q - log_agg))
 
 
 def format_table(report: dict) -> str:
-    """The diagnostics as a Markdown table (one row per latent dimension)."""
+    """The diagnostics as a Markdown table (one row per latent dimension); a row
+    is marked active with the report's own ``threshold``."""
     lines = [f"active units: {report['active_units']} / {report['latent_dim']}; "
              f"KL {report['kl']:.3f} nats; mutual information "
              f"{report['mutual_information']:.3f} nats", "",
@@ -84,6 +87,7 @@ def format_table(report: dict) -> str:
              "|---:|---:|---|---:|"]
     kls = report["kl_per_dim"] or [None] * report["latent_dim"]
     for i, (a, k) in enumerate(zip(report["activity"], kls)):
-        lines.append(f"| {i} | {a:.4f} | {'yes' if a > ACTIVE_THRESHOLD else 'no'} | "
+        active = a > report.get("threshold", ACTIVE_THRESHOLD)
+        lines.append(f"| {i} | {a:.4f} | {'yes' if active else 'no'} | "
                      + ("-" if k is None else f"{k:.3f}") + " |")
     return "\n".join(lines)

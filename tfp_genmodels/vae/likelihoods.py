@@ -20,7 +20,7 @@ from typing import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
-import tf_keras as keras
+from tfp_genmodels._keras import keras
 
 tfd = tfp.distributions
 

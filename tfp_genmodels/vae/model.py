@@ -35,10 +35,11 @@ from typing import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
-import tf_keras as keras
+from tfp_genmodels._keras import keras
 
 from tfp_genmodels import _keras, _saving, _training
-from tfp_genmodels.bijectors import _validation
+from tfp_genmodels import _validation
+from tfp_genmodels.bijectors.dequantize import bits_per_dim as _bits_per_dim
 from tfp_genmodels.vae.likelihoods import Likelihood, distribution_mean
 from tfp_genmodels.vae.posteriors import Posterior
 from tfp_genmodels.vae.priors import Prior
@@ -229,7 +230,7 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         return tf.reduce_logsumexp(log_px + log_pz - log_q, axis=0)
 
     def _to_bits(self, nats):
-        return nats / (self.num_dims * math.log(2.0))
+        return _bits_per_dim(-nats, self.num_dims)
 
     def diagnostics(self, x, num_samples: int = 16) -> dict:
         """Active units, KL per dimension and mutual information I(x; z) under q
@@ -280,7 +281,7 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         reconstruction = -tf.reduce_mean(log_px, axis=0)          # [B]
         if self.objective == "iwae":
             log_w = log_px + beta * (log_pz - log_q)
-            bound = tf.reduce_logsumexp(log_w, axis=0) - math.log(self.num_samples)
+            bound = tfp.math.reduce_logmeanexp(log_w, axis=0)
             loss = -mean(bound)
         else:
             kl_term = mean(kl)

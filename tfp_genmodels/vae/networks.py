@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import tf_keras as keras
+from tfp_genmodels._keras import keras
 
 
 def mlp_encoder(event_shape: Sequence[int], hidden_units: Sequence[int] = (256, 256),

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
-import tf_keras as keras
+from tfp_genmodels._keras import keras
 
 from tfp_genmodels.bijectors import Planar
-from tfp_genmodels.flows.autoregressive_flows import zero_made_output
+from tfp_genmodels.bijectors.masks import reversal
+from tfp_genmodels.flows.autoregressive_flows import identity_made
 
 tfb, tfd, tfpl = tfp.bijectors, tfp.distributions, tfp.layers
 
@@ -63,13 +63,9 @@ class Posterior(keras.layers.Layer):
             self.context = keras.layers.Dense(context_dim, activation="elu", name="iaf_context")
             self.mades = []
             for t in range(self.num_flow_steps):
-                made = tfb.AutoregressiveNetwork(
-                    params=2, event_shape=[latent], hidden_units=list(hidden_units),
-                    activation="elu", conditional=True, conditional_event_shape=[context_dim],
-                    kernel_initializer="glorot_uniform", name=f"iaf_made_{t}")
-                made(tf.zeros([1, latent]), conditional_input=tf.zeros([1, context_dim]))
-                zero_made_output(made)
-                self.mades.append(made)
+                self.mades.append(identity_made(
+                    latent, hidden_units, activation="elu", context_shape=[context_dim],
+                    kernel_initializer="glorot_uniform", name=f"iaf_made_{t}"))
         if kind == "planar":
             # Not zero-initialised: at u = w = 0 every gradient of a planar step
             # vanishes (a saddle), so the steps start small but generic.
@@ -95,7 +91,7 @@ class Posterior(keras.layers.Layer):
             steps = []
             for t, made in enumerate(self.mades):
                 if t:
-                    steps.append(tfb.Permute(np.arange(latent)[::-1].copy()))
+                    steps.append(reversal(latent))
                 steps.append(tfb.Invert(tfb.MaskedAutoregressiveFlow(
                     shift_and_log_scale_fn=_conditioned(made, context, latent))))
             return steps

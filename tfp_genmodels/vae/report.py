@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
 import tensorflow as tf
 
 from tfp_genmodels import _io, plots
+from tfp_genmodels.bijectors.dequantize import bits_per_dim
 from tfp_genmodels.vae.likelihoods import distribution_mean
 
 
 def bound_metrics(model, x: np.ndarray, batch_size: int = 500, iwae_samples: int = 0) -> dict:
     """Mean ELBO (and IWAE NLL with ``iwae_samples > 0``) in nats and bits/dim."""
-    to_bits = 1.0 / (model.num_dims * math.log(2.0))
+    to_bits = lambda log_p: float(bits_per_dim(log_p, model.num_dims))  # noqa: E731
     elbo = np.concatenate([model.elbo(x[i:i + batch_size]).numpy()
                            for i in range(0, len(x), batch_size)])
-    out = {"elbo": float(elbo.mean()), "neg_elbo_bits_per_dim": float(-elbo.mean() * to_bits)}
+    out = {"elbo": float(elbo.mean()), "neg_elbo_bits_per_dim": to_bits(elbo.mean())}
     if iwae_samples:
         ll = np.concatenate([model.log_likelihood(x[i:i + batch_size],
                                                   num_samples=iwae_samples).numpy()
                              for i in range(0, len(x), batch_size)])
-        out.update({"iwae_nll": float(-ll.mean()), "iwae_bits_per_dim": float(-ll.mean()
-                                                                              * to_bits),
+        out.update({"iwae_nll": float(-ll.mean()), "iwae_bits_per_dim": to_bits(ll.mean()),
                     "iwae_samples": int(iwae_samples)})
     return out
 

@@ -92,21 +92,11 @@ def nonnegative_float_arg(value: float, name: str) -> float:
     return value_f
 
 
-def constant_log_det(x: tf.Tensor, event_ndims: int, value: tf.Tensor) -> tf.Tensor:
-    """``value`` broadcast to the batch shape of ``x`` (all dims but the last ``event_ndims``).
-
-    For maps whose log-det depends on trainable variables but not on ``x``
-    (ActNorm, LU-linear): one value per batch member, like every other bijector.
-    """
-    return tf.fill(tf.shape(x)[:tf.rank(x) - event_ndims], value)
-
-
 # -- checks that also run inside traced graphs ------------------------------------------
 # Keras traces `train_step` once with relaxed shapes ([None, None]), and a SavedModel
 # signature is fed by TF Serving without a shape check, so a static check alone
 # passes a wrong column count silently after the first call. These add run-time
 # checks (and `ensure_shape`, which XLA checks too) to the graph.
-
 def as_float_tensor(x, name: str, dtype: tf.DType = tf.float32) -> tf.Tensor:
     """``x`` as a float tensor, or a ``TypeError`` naming ``name`` for non-numeric input."""
     if isinstance(x, (str, bytes)):
@@ -151,6 +141,23 @@ def assert_event_shape(x: tf.Tensor, event_shape: Sequence[int], name: str = "x"
         x = tf.ensure_shape(x, [None] * (x.shape.rank - k) + list(event_shape),
                             name=f"check_{name}_event_shape")
     return x
+
+
+def require_context(context, context_shape: Sequence[int] | None, owner: str) -> bool:
+    """Whether ``context`` is to be used; raises ``ValueError`` when it is given to
+    ``owner`` (e.g. "an unconditional flow") built without ``context_shape``, or
+    missing for one built with it."""
+    if context_shape is None:
+        if context is not None:
+            raise ValueError(f"`context` was given to {owner} built without "
+                             f"`context_shape`; got context of shape "
+                             f"{getattr(context, 'shape', np.shape(context))}.")
+        return False
+    if context is None:
+        raise ValueError(f"`context` of shape [..., {context_shape[0]}] is required by "
+                         f"{owner} (built with context_shape={tuple(context_shape)}); "
+                         f"got None.")
+    return True
 
 
 def checked_input(x, event_shape: Sequence[int], name: str, finite: bool = True) -> tf.Tensor:
