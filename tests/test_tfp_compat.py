@@ -71,11 +71,12 @@ def test_made_network_flag_and_output_layers(conditional):
     assert compat.maf_network(maf) is made
     assert compat.made_is_conditional(made) is conditional
     outputs = compat.made_layers_after_activation(made)
-    assert len(outputs) == (2 if conditional else 1)  # masked output Dense (+ context Dense)
-    assert all(layer.weights and not isinstance(layer, keras.layers.Activation)
-               for layer in outputs)
-    # Their kernels map to the 3 x 2 outputs: the layers zeroed at initialisation.
-    assert all(layer.weights[0].shape[-1] == 6 for layer in outputs)
+    assert not any(isinstance(layer, keras.layers.Activation) for layer in outputs)
+    weighted = [layer for layer in outputs if layer.weights]
+    # The masked output Dense (and the context Dense, added to it): the layers
+    # zeroed at initialisation; their kernels map to the 3 x 2 outputs.
+    assert len(weighted) == (2 if conditional else 1)
+    assert all(layer.weights[0].shape[-1] == 6 for layer in weighted)
 
 
 def test_private_tfp_names_and_tf_keras_are_imported_in_one_module_each():
