@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 from tfp_genmodels.bijectors.coupling import CouplingBijector
 from tfp_genmodels.bijectors.elementwise import ShiftMap
@@ -35,6 +35,6 @@ class AdditiveCoupling(CouplingBijector):
     """
 
     def __init__(self, event_shape: Sequence[int], *, name: str = "additive_coupling",
-                 **kwargs):
+                 **kwargs: Any):
         parameters = dict(event_shape=event_shape, name=name, **kwargs)
         super().__init__(event_shape, ShiftMap(), name=name, parameters=parameters, **kwargs)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 from tfp_genmodels.bijectors.coupling import CouplingBijector
 from tfp_genmodels.bijectors.elementwise import AffineMap
@@ -50,7 +50,7 @@ class AffineCoupling(CouplingBijector):
     """
 
     def __init__(self, event_shape: Sequence[int], *, log_scale_clamp: float = 3.0,
-                 name: str = "affine_coupling", **kwargs):
+                 name: str = "affine_coupling", **kwargs: Any):
         parameters = dict(event_shape=event_shape, log_scale_clamp=log_scale_clamp,
                           name=name, **kwargs)
         super().__init__(event_shape, AffineMap(log_scale_clamp), name=name,

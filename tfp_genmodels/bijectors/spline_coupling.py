@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 from tfp_genmodels.bijectors.coupling import CouplingBijector
 from tfp_genmodels.bijectors.elementwise import SplineMap
@@ -65,7 +65,7 @@ class SplineCoupling(CouplingBijector):
 
     def __init__(self, event_shape: Sequence[int], *, num_bins: int = 8, bound: float = 5.0,
                  affine: bool = True, log_scale_clamp: float = 3.0,
-                 name: str = "spline_coupling", **kwargs):
+                 name: str = "spline_coupling", **kwargs: Any):
         parameters = dict(event_shape=event_shape, num_bins=num_bins, bound=bound,
                           affine=affine, log_scale_clamp=log_scale_clamp, name=name, **kwargs)
         super().__init__(event_shape, SplineMap(num_bins, bound, affine, log_scale_clamp),
