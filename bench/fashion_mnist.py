@@ -238,14 +238,8 @@ def main() -> None:
           f"images.\n", flush=True)
     rows = []
     for name in args.models:
-        cmd = [sys.executable, os.path.abspath(__file__), "--one", name]
-        cmd += [a for a in sys.argv[1:] if a != "--one"]
-        if "--models" in cmd:  # the child runs one model
-            i = cmd.index("--models")
-            j = i + 1
-            while j < len(cmd) and not cmd[j].startswith("--"):
-                j += 1
-            del cmd[i:j]
+        # `--one` runs that model alone (a `--models` list among the arguments is ignored).
+        cmd = [sys.executable, os.path.abspath(__file__), "--one", name, *sys.argv[1:]]
         out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))
         print(f"  done: {rows[-1]}", file=sys.stderr, flush=True)

@@ -57,8 +57,8 @@ def made_is_conditional(network) -> bool:
 
 
 def made_layers_after_activation(made: tfb.AutoregressiveNetwork) -> list:
-    """A built MADE's Keras layers after its last activation (its output layers:
-    the masked output Dense and, when conditional, the context Dense)."""
+    """A built MADE's Keras layers after its last activation: the masked output
+    Dense and, when conditional, the context Dense and the ``Add`` joining them."""
     after = []
     for layer in reversed(made._network.layers):
         if isinstance(layer, keras.layers.Activation):

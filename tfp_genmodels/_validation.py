@@ -1,7 +1,8 @@
-"""Argument and shape checks shared by the bijectors.
+"""Argument, shape and value checks shared by the bijectors and the models.
 
 Every error names the argument, the expected value and the received value.
-Static (Python-time) checks only: they cost nothing inside a traced graph.
+The argument checks run at Python time and cost nothing inside a traced
+graph; the input checks below them also add run-time checks to the graph.
 """
 
 from __future__ import annotations
@@ -63,15 +64,21 @@ def positive_int_arg(value: int, name: str) -> int:
     return int(value)
 
 
-def positive_float_arg(value: float, name: str) -> float:
-    """Returns ``value`` as a Python float if it is finite and > 0, or raises."""
+def _finite_float_arg(value: float, name: str, what: str, ok) -> float:
+    """``value`` as a finite Python float for which ``ok(value)`` holds; the errors
+    say that ``name`` must be a (finite) ``what``."""
     try:
         value_f = float(value)
     except (TypeError, ValueError) as err:
-        raise TypeError(f"`{name}` must be a positive float; got {value!r}.") from err
-    if not np.isfinite(value_f) or value_f <= 0:
-        raise ValueError(f"`{name}` must be a finite positive float; got {value!r}.")
+        raise TypeError(f"`{name}` must be a {what}; got {value!r}.") from err
+    if not np.isfinite(value_f) or not ok(value_f):
+        raise ValueError(f"`{name}` must be a finite {what}; got {value!r}.")
     return value_f
+
+
+def positive_float_arg(value: float, name: str) -> float:
+    """Returns ``value`` as a Python float if it is finite and > 0, or raises."""
+    return _finite_float_arg(value, name, "positive float", lambda v: v > 0)
 
 
 def nonnegative_int_arg(value: int, name: str) -> int:
@@ -83,13 +90,7 @@ def nonnegative_int_arg(value: int, name: str) -> int:
 
 def nonnegative_float_arg(value: float, name: str) -> float:
     """Returns ``value`` as a Python float if it is finite and >= 0, or raises."""
-    try:
-        value_f = float(value)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"`{name}` must be a float >= 0; got {value!r}.") from err
-    if not np.isfinite(value_f) or value_f < 0:
-        raise ValueError(f"`{name}` must be a finite float >= 0; got {value!r}.")
-    return value_f
+    return _finite_float_arg(value, name, "float >= 0", lambda v: v >= 0)
 
 
 # -- checks that also run inside traced graphs ------------------------------------------

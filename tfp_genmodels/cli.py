@@ -84,16 +84,16 @@ def load_dataset(name: str, num_train: int, seed: int, mnist_path: str | None,
         return Dataset(data.toy_sample(name, num_train, seed=seed),
                        data.toy_sample(name, n_eval, seed=seed + 1),
                        data.toy_sample(name, n_eval, seed=seed + 2), None, None)
-    if name == "fashion_mnist":
-        try:
-            images = data.load_fashion_mnist(path=data_path)
-        except ConnectionError as error:
-            raise CLIError(f"--data fashion_mnist: {error}") from error
-        return Dataset(images.train.x, images.validation.x, images.test.x, images.levels,
-                       images.event_shape, images.test.y)
     try:
-        images = data.load_digits() if name == "digits" else data.load_mnist(path=mnist_path)
+        if name == "fashion_mnist":
+            images = data.load_fashion_mnist(path=data_path)
+        elif name == "digits":
+            images = data.load_digits()
+        else:
+            images = data.load_mnist(path=mnist_path)
     except ConnectionError as error:
+        if name == "fashion_mnist":  # its message already names the three ways
+            raise CLIError(f"--data fashion_mnist: {error}") from error
         raise CLIError(f"--data {name}: the download failed ({str(error).split('. ')[0]}); "
                        "this machine may be offline. Download mnist.npz elsewhere and pass "
                        "--mnist-path /path/to/mnist.npz.") from error

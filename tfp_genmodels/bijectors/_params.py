@@ -17,8 +17,7 @@ from tfp_genmodels._tfp_compat import (ParameterProperties, common_dtype,
 
 def convert_params(names_and_values: dict, dtype=None) -> tuple[tf.DType, dict]:
     """Converts parameters to a common float dtype; ``tf.Variable`` s stay variables."""
-    dtype = common_dtype(list(names_and_values.values()),
-                                    dtype_hint=dtype or tf.float32)
+    dtype = common_dtype(list(names_and_values.values()), dtype_hint=dtype or tf.float32)
     if not dtype.is_floating:
         raise TypeError(f"parameters {sorted(names_and_values)} must be floating; "
                         f"got dtype {dtype.name}.")

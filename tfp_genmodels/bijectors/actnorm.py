@@ -9,9 +9,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_genmodels import _validation
-from tfp_genmodels.bijectors._greedy import GreedyLogDetBijector
 from tfp_genmodels.bijectors import _params
-from tfp_genmodels.bijectors._params import finite_assertions
+from tfp_genmodels.bijectors._greedy import GreedyLogDetBijector
 
 tfb = tfp.bijectors
 
@@ -78,7 +77,7 @@ class ActNorm(GreedyLogDetBijector):
 
     def _parameter_control_dependencies(self, is_init):
         # A scale of 0 or inf (log-scale -inf / inf) is not invertible.
-        return finite_assertions(self, is_init, {"loc": self.loc, "log_scale": self.log_scale})
+        return _params.finite_assertions(self, is_init, {"loc": self.loc, "log_scale": self.log_scale})
 
     def initialize(self, y: tf.Tensor) -> None:
         """Sets ``loc`` and ``log_scale`` from the data batch ``y`` (data space)."""

@@ -30,8 +30,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_genmodels import _keras
-from tfp_genmodels import _validation
+from tfp_genmodels import _keras, _validation
 from tfp_genmodels.bijectors._greedy import GreedyLogDetBijector
 from tfp_genmodels.bijectors.conditioners import ConvConditioner, DenseConditioner
 from tfp_genmodels.bijectors.elementwise import ElementwiseMap, as_elementwise_map

@@ -112,10 +112,14 @@ class SplineMap(ElementwiseMap):
         self.bound = _validation.positive_float_arg(bound, "bound")
         if not isinstance(affine, (bool, np.bool_)):
             raise TypeError(f"`affine` must be a bool; got {affine!r}.")
-        self.affine = bool(affine)
+        self._affine_map = AffineMap(log_scale_clamp) if affine else None
         self._num_spline_params = num_spline_params(self.num_bins)
-        self.num_params = self._num_spline_params + 2 * self.affine
-        self._affine_map = AffineMap(log_scale_clamp) if self.affine else None
+        self.num_params = self._num_spline_params + (2 if affine else 0)
+
+    @property
+    def affine(self) -> bool:
+        """Whether the spline is followed by the affine map."""
+        return self._affine_map is not None
 
     def forward(self, x, params):
         n = self._num_spline_params

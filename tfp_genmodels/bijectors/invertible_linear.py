@@ -9,9 +9,8 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_genmodels import _validation
-from tfp_genmodels.bijectors._greedy import GreedyLogDetBijector
 from tfp_genmodels.bijectors import _params
-from tfp_genmodels.bijectors._params import finite_assertions
+from tfp_genmodels.bijectors._greedy import GreedyLogDetBijector
 
 tfb = tfp.bijectors
 
@@ -118,7 +117,7 @@ class InvertibleLinear(GreedyLogDetBijector):
         return self._event_shape
 
     def _parameter_control_dependencies(self, is_init):
-        return finite_assertions(self, is_init, {"lower": self.lower, "upper": self.upper,
+        return _params.finite_assertions(self, is_init, {"lower": self.lower, "upper": self.upper,
                                                  "log_abs_diag": self.log_abs_diag})
 
     def _factors(self):

@@ -6,12 +6,11 @@ from typing import Sequence
 
 import tensorflow as tf
 import tensorflow_probability as tfp
-from tfp_genmodels._keras import keras
 
-from tfp_genmodels import _saving, _tfp_compat
-from tfp_genmodels import _validation
-from tfp_genmodels.bijectors.masks import reversal
+from tfp_genmodels import _saving, _tfp_compat, _validation
+from tfp_genmodels._keras import keras
 from tfp_genmodels.bijectors.elementwise import soft_clamp
+from tfp_genmodels.bijectors.masks import reversal
 from tfp_genmodels.flows.flow_model import FlowModel
 
 tfb = tfp.bijectors

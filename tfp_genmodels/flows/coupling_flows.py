@@ -13,9 +13,8 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_genmodels import _saving
+from tfp_genmodels import _saving, _validation
 from tfp_genmodels import bijectors as B
-from tfp_genmodels import _validation
 from tfp_genmodels.flows import multiscale
 from tfp_genmodels.flows.flow_model import FlowModel
 

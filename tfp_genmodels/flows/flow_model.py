@@ -7,10 +7,9 @@ from typing import Sequence
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
-from tfp_genmodels._keras import keras
 
-from tfp_genmodels import _saving, _training
-from tfp_genmodels import _validation
+from tfp_genmodels import _saving, _training, _validation
+from tfp_genmodels._keras import keras
 from tfp_genmodels.bijectors.dequantize import bits_per_dim
 from tfp_genmodels.flows import _routing
 from tfp_genmodels.flows.pixels import PixelPreprocessing

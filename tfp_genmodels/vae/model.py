@@ -35,10 +35,9 @@ from typing import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
-from tfp_genmodels._keras import keras
 
-from tfp_genmodels import _keras, _saving, _training
-from tfp_genmodels import _validation
+from tfp_genmodels import _keras, _saving, _training, _validation
+from tfp_genmodels._keras import keras
 from tfp_genmodels.bijectors.dequantize import bits_per_dim as _bits_per_dim
 from tfp_genmodels.vae.likelihoods import Likelihood, distribution_mean
 from tfp_genmodels.vae.posteriors import Posterior
@@ -197,7 +196,7 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         """
         log_px, _, _, kl, _ = self._terms(x, num_samples, seed)
         elbo = tf.reduce_mean(log_px, axis=0) - kl
-        return self._to_bits(-elbo) if bits_per_dim else elbo
+        return _bits_per_dim(elbo, self.num_dims) if bits_per_dim else elbo
 
     def log_likelihood(self, x, num_samples: int = 1000, chunk_size: int = 100,
                        bits_per_dim: bool = False, seed=None) -> tf.Tensor:
@@ -222,15 +221,12 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
             total = lse if total is None else tf.reduce_logsumexp(tf.stack([total, lse]), 0)
             done += k
         log_px = total - math.log(num_samples)
-        return self._to_bits(-log_px) if bits_per_dim else log_px
+        return _bits_per_dim(log_px, self.num_dims) if bits_per_dim else log_px
 
     @tf.function(reduce_retracing=True)
     def _chunk_logsumexp(self, x, k, seed=None):
         log_px, log_pz, log_q, _, _ = self._terms(x, k, seed)
         return tf.reduce_logsumexp(log_px + log_pz - log_q, axis=0)
-
-    def _to_bits(self, nats):
-        return _bits_per_dim(-nats, self.num_dims)
 
     def diagnostics(self, x, num_samples: int = 16) -> dict:
         """Active units, KL per dimension and mutual information I(x; z) under q
