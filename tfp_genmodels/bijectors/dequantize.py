@@ -48,7 +48,8 @@ class Dequantize(tfb.Bijector):
     the density of ``x + u``, whose mean over ``u`` lower-bounds
     ``log P(x)`` (module docstring).
 
-    Monotone increasing (``_is_increasing``), with a constant Jacobian. With
+    The map is TFP's ``tfb.Scale(K)``; this class adds the name ``num_levels``
+    and the range checks. Monotone increasing, with a constant Jacobian. With
     ``validate_args=True``, ``forward`` checks ``v`` in ``[0, 1]`` and
     ``inverse`` checks ``y`` in ``[0, K]``.
 
@@ -85,16 +86,19 @@ class Dequantize(tfb.Bijector):
                 tf.debugging.assert_less_equal(t, tf.constant(upper, t.dtype),
                                                message=message)]
 
+    def _scale(self, dtype):
+        return tfb.Scale(tf.constant(self._num_levels, dtype))
+
     def _forward(self, x):
         with tf.control_dependencies(self._range_checks(x, 1.0, "x")):
-            return x * tf.constant(self._num_levels, x.dtype)
+            return self._scale(x.dtype).forward(x)
 
     def _inverse(self, y):
         with tf.control_dependencies(self._range_checks(y, float(self._num_levels), "y")):
-            return y / tf.constant(self._num_levels, y.dtype)
+            return self._scale(y.dtype).inverse(y)
 
     def _forward_log_det_jacobian(self, x):
-        return tf.constant(math.log(self._num_levels), x.dtype)
+        return self._scale(x.dtype).forward_log_det_jacobian(x, event_ndims=0)
 
 
 def uniform_dequantize(x: tf.Tensor, seed: TensorLike | None = None,

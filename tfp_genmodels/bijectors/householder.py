@@ -29,6 +29,8 @@ class Householder(StatefulBijector, tfb.Bijector):
 
     ``v`` may carry batch dimensions (the bijector's batch shape; event rank
     1). With ``validate_args=True``, ``v`` is checked to be non-zero and finite.
+    The reflection itself is TFP's ``tfb.Householder`` on ``v / |v|``; this
+    class adds the unnormalised parameter, the checks and the shape errors.
 
     Args:
       v: the reflection vector, ``[..., D]``, non-zero.
@@ -68,10 +70,9 @@ class Householder(StatefulBijector, tfb.Bijector):
 
     def _reflect(self, x, name):
         check_same_event_size(x, self._v.shape[-1], name)
-        v = tf.convert_to_tensor(self._v)
-        coef = 2.0 * tf.reduce_sum(v * x, axis=-1, keepdims=True) / tf.reduce_sum(
-            v * v, axis=-1, keepdims=True)
-        return x - coef * v
+        # TFP's reflection wants a unit normal; ours takes any non-zero v.
+        unit_normal = tf.math.l2_normalize(tf.convert_to_tensor(self._v), axis=-1)
+        return tfb.Householder(reflection_axis=unit_normal).forward(x)
 
     def _forward(self, x):
         return self._reflect(x, "x")

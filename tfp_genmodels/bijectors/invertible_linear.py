@@ -16,33 +16,40 @@ tfb = tfp.bijectors
 
 
 def lu_decompose(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """LU with partial pivoting in NumPy: returns ``perm, L, U`` with ``A[perm] = L U``.
+    """LU with partial pivoting (``tf.linalg.lu``): ``perm, L, U`` with ``A[perm] = L U``.
 
-    ``L`` is unit lower triangular, ``U`` upper triangular.
+    ``L`` is unit lower triangular, ``U`` upper triangular; all in float64
+    NumPy, computed eagerly (``tf.init_scope``) so that a bijector built inside
+    a ``tf.function`` or a Keras graph gets concrete initial values.
+
+    Raises:
+      ValueError: if ``matrix`` is singular (a zero pivot).
     """
-    a = np.array(matrix, dtype=np.float64)
-    n = a.shape[0]
-    perm = np.arange(n)
-    lower = np.eye(n)
-    for k in range(n):
-        pivot = k + int(np.argmax(np.abs(a[k:, k])))
-        if a[pivot, k] == 0.0:
-            raise ValueError("`initial_matrix` must be invertible; got a singular matrix.")
-        if pivot != k:
-            a[[k, pivot]] = a[[pivot, k]]
-            perm[[k, pivot]] = perm[[pivot, k]]
-            lower[[k, pivot], :k] = lower[[pivot, k], :k]
-        factors = a[k + 1:, k] / a[k, k]
-        lower[k + 1:, k] = factors
-        a[k + 1:] -= np.outer(factors, a[k])
-    return perm, lower, np.triu(a)
+    message = "`initial_matrix` must be invertible; got a singular matrix."
+    with tf.init_scope():
+        try:
+            packed, perm = tf.linalg.lu(tf.constant(matrix, tf.float64))
+        except tf.errors.InvalidArgumentError as error:  # an exactly zero pivot
+            raise ValueError(message) from error
+        packed, perm = packed.numpy(), perm.numpy()
+    upper = np.triu(packed)
+    if not np.all(np.isfinite(packed)) or np.any(np.diag(upper) == 0.0):
+        raise ValueError(message)
+    lower = np.tril(packed, -1) + np.eye(packed.shape[0])
+    return perm, lower, upper
 
 
 def random_rotation(size: int, seed: int | None) -> np.ndarray:
-    """A uniformly random orthogonal matrix (QR of a Gaussian, sign-corrected)."""
-    rng = np.random.default_rng(seed)
-    q, r = np.linalg.qr(rng.standard_normal((size, size)))
-    return q * np.sign(np.diag(r))
+    """A uniformly random orthogonal matrix: ``tf.linalg.qr`` of a Gaussian,
+    sign-corrected so that the distribution is Haar (Mezzadri, 2007)."""
+    shape = [size, size]
+    with tf.init_scope():
+        if seed is None:
+            gaussian = tf.random.normal(shape, dtype=tf.float64)
+        else:
+            gaussian = tf.random.stateless_normal(shape, seed=[seed, 0], dtype=tf.float64)
+        q, r = tf.linalg.qr(gaussian)
+        return (q * tf.sign(tf.linalg.diag_part(r))).numpy()
 
 
 class InvertibleLinear(GreedyLogDetBijector):
