@@ -35,7 +35,7 @@ RECIPES = {
                                      hidden_units=(256, 256), **PIX), True),
     "RealNVP multi-scale (8x8x1)": (lambda: flows.RealNVP(
         event_shape=(8, 8, 1), num_layers=3, hidden_units=(64, 64), **PIX), False),
-    "Glow (8x8x1)": (lambda: flows.Glow(event_shape=(8, 8, 1), num_levels=2, num_steps=6,
+    "Glow (8x8x1)": (lambda: flows.Glow(event_shape=(8, 8, 1), num_scales=2, num_layers=6,
                                         hidden_units=(64, 64), **PIX), False),
 }
 

@@ -77,7 +77,7 @@ def _build(name: str, args):
     shape = (28, 28, 1)
     hidden = (args.channels, args.channels)
     if name == "Glow":
-        model = flows.Glow(shape, num_levels=args.levels, num_steps=args.steps_per_level,
+        model = flows.Glow(shape, num_scales=args.levels, num_layers=args.steps_per_level,
                            hidden_units=hidden)
         return model.log_prob, model
     if name == "RealNVP multi-scale":

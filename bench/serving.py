@@ -62,11 +62,11 @@ def main() -> None:
     seed = tf.constant(export.SEED)
 
     realnvp = flows.RealNVP(event_shape=(2,), num_layers=8, hidden_units=(128, 128))
-    glow = flows.Glow(event_shape=(8, 8, 1), num_levels=2, num_steps=4, hidden_units=(64, 64),
+    glow = flows.Glow(event_shape=(8, 8, 1), num_scales=2, num_layers=4, hidden_units=(64, 64),
                       pixel_levels=17, pixel_format="integer")
     glow.log_prob(xd)  # ActNorm's data-dependent initialisation
     model_vae = vae.VAE(8, mlp_encoder((8, 8, 1), (256, 256), 1 / 16), mlp_decoder(8),
-                        likelihood="categorical", num_levels=17)
+                        likelihood="categorical", pixel_levels=17)
     cases = [
         ("RealNVP 2-D", realnvp, "log_prob", {"x": moons},
          tf.function(lambda: realnvp.log_prob(moons, seed=seed))),

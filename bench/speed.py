@@ -143,7 +143,7 @@ def main() -> None:
         compare("MAF 64-d", (ours.log_prob, lambda: ours.trainable_variables),
                 (theirs.log_prob, lambda: theirs.trainable_variables), x_vec, jit,
                 args.repeats, args.steps)
-        ours = flows.Glow(event_shape=(16, 16, 3), num_levels=2, num_steps=4,
+        ours = flows.Glow(event_shape=(16, 16, 3), num_scales=2, num_layers=4,
                           hidden_units=(64, 64), pixel_levels=None)
         theirs = tfp_glow((16, 16, 3), 2, 4, 64)
         compare("Glow 16x16x3", (ours.log_prob, lambda: ours.trainable_variables),

@@ -36,7 +36,7 @@ def run(posterior: str, prior: str, splits, likelihood: str, levels, scale: floa
     train, val, test = splits
     shape = train.shape[1:]
     model = vae.VAE(8, mlp_encoder(shape, (256, 256), input_scale=scale),
-                    mlp_decoder(8, (256, 256)), likelihood=likelihood, num_levels=levels,
+                    mlp_decoder(8, (256, 256)), likelihood=likelihood, pixel_levels=levels,
                     posterior=posterior, prior=prior)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))
     stop = keras.callbacks.EarlyStopping(monitor="val_elbo", mode="max", patience=epochs,

@@ -30,7 +30,7 @@ def main() -> None:
     for beta in (1.0, 4.0):
         keras.utils.set_random_seed(0)
         model = vae.VAE(6, mlp_encoder((8, 8, 1), (256, 256), input_scale=1 / 16),
-                        mlp_decoder(6, (256, 256)), likelihood="categorical", num_levels=17,
+                        mlp_decoder(6, (256, 256)), likelihood="categorical", pixel_levels=17,
                         beta=beta, kl_warmup_steps=500)
         model.compile(optimizer=keras.optimizers.Adam(1e-3))
         model.fit(digits.train.x, batch_size=64, epochs=args.epochs, verbose=0)

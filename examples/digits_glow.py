@@ -29,7 +29,7 @@ def main() -> None:
     keras.utils.set_random_seed(0)
 
     digits = data.load_digits()
-    model = flows.Glow(event_shape=digits.event_shape, num_levels=2, num_steps=4,
+    model = flows.Glow(event_shape=digits.event_shape, num_scales=2, num_layers=4,
                        hidden_units=(64, 64), pixel_levels=digits.levels,
                        pixel_format="integer")
     model.compile(optimizer=keras.optimizers.Adam(1e-3))

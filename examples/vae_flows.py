@@ -31,7 +31,7 @@ def main() -> None:
     for posterior, prior in (("diagonal", "normal"), ("iaf", "flow")):
         keras.utils.set_random_seed(0)
         model = vae.VAE(8, mlp_encoder((8, 8, 1), (256, 256), input_scale=1 / 16),
-                        mlp_decoder(8, (256, 256)), likelihood="categorical", num_levels=17,
+                        mlp_decoder(8, (256, 256)), likelihood="categorical", pixel_levels=17,
                         posterior=posterior, prior=prior)
         model.compile(optimizer=keras.optimizers.Adam(1e-3))
         model.fit(digits.train.x, batch_size=64, epochs=args.epochs, verbose=0)

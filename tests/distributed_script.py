@@ -43,7 +43,7 @@ def main(out_path: str) -> None:
                                         keras.layers.Flatten(),
                                         keras.layers.Dense(64, "relu")])
             decoder = keras.Sequential([keras.Input((4,)), keras.layers.Dense(64, "relu")])
-            model = vae.VAE(4, encoder, decoder, likelihood="categorical", num_levels=17)
+            model = vae.VAE(4, encoder, decoder, likelihood="categorical", pixel_levels=17)
             model.compile(keras.optimizers.Adam(3e-3))
         model.fit(digits.train.x, batch_size=128, epochs=15, verbose=0)
         result = model.evaluate(digits.test.x, batch_size=120, verbose=0, return_dict=True)

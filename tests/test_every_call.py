@@ -84,7 +84,7 @@ def test_exported_signature_refuses_a_wrong_shape(tmp_path):
 
 def test_pixel_range_is_checked_for_tf_data_too():
     """Issue repro: integer pixels 0..16 through tf.data trained at 7 bits/dim."""
-    model = _compiled(flows.Glow(event_shape=(8, 8, 1), num_levels=1, num_steps=1,
+    model = _compiled(flows.Glow(event_shape=(8, 8, 1), num_scales=1, num_layers=1,
                                  hidden_units=(8,)))
     pixels = data.load_digits().train.x[:64]  # integers 0..16
     with pytest.raises(ValueError, match="unit pixels in"):

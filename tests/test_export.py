@@ -26,7 +26,7 @@ def _digits_vae(posterior, prior="normal", likelihood="categorical"):
     encoder = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(1 / 16),
                                 keras.layers.Flatten(), keras.layers.Dense(32, "relu")])
     decoder = keras.Sequential([keras.Input((3,)), keras.layers.Dense(32, "relu")])
-    kwargs = {"num_levels": 17} if likelihood == "categorical" else {}
+    kwargs = {"pixel_levels": 17} if likelihood == "categorical" else {}
     model = vae.VAE(3, encoder, decoder, likelihood=likelihood, posterior=posterior,
                     prior=prior, **kwargs)
     x = DIGITS.train.x[:256] / (16.0 if likelihood == "bernoulli" else 1.0)
@@ -49,7 +49,7 @@ def _models():
     cases["conditional"] = (cond, {"log_prob": {"x": MOONS, "context": context},
                                    "sample": {"context": context[:5]}},
                             {"log_prob": {"log_prob": cond.log_prob(MOONS, context)}})
-    glow = flows.Glow(event_shape=(8, 8, 1), num_levels=2, num_steps=2, hidden_units=(16,),
+    glow = flows.Glow(event_shape=(8, 8, 1), num_scales=2, num_layers=2, hidden_units=(16,),
                       pixel_levels=17, pixel_format="integer")
     glow.log_prob(DIGITS.train.x[:256])  # ActNorm's data-dependent initialisation
     perturb_variables(glow.flow, 0.02, seed=3)

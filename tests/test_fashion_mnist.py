@@ -66,7 +66,7 @@ def test_missing_files_in_path_are_named(tmp_path):
     os.remove(tmp_path / "t10k-labels-idx1-ubyte.gz")
     with pytest.raises(FileNotFoundError, match=r"missing: \['t10k-labels-idx1-ubyte'\]"):
         data.load_fashion_mnist(path=str(tmp_path))
-    with pytest.raises(ValueError, match=r"`num_validation` must be an int in \(0, 30\)"):
+    with pytest.raises(ValueError, match=r"`num_validation` must be an int in \[1, 29\]"):
         data.load_fashion_mnist(path=str(_fake_dataset_dir(tmp_path)), num_validation=30)
 
 

@@ -8,7 +8,7 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 import tf_keras as keras
 
-from tfp_genmodels import data, flows
+from tfp_genmodels import data, flows, vae
 from tests.bijector_checks import check_bijector, perturb_variables
 
 tfb = tfp.bijectors
@@ -17,7 +17,7 @@ X = DIGITS.train.x[:256]
 PIXELS = dict(pixel_levels=17, pixel_format="integer")
 
 IMAGE_RECIPES = {
-    "glow": lambda **kw: flows.Glow(event_shape=(8, 8, 1), num_levels=2, num_steps=2,
+    "glow": lambda **kw: flows.Glow(event_shape=(8, 8, 1), num_scales=2, num_layers=2,
                                     hidden_units=(16,), **{**PIXELS, **kw}),
     "realnvp_multiscale": lambda **kw: flows.RealNVP(event_shape=(8, 8, 1), num_layers=2,
                                                      hidden_units=(16,), **{**PIXELS, **kw}),
@@ -79,7 +79,7 @@ def test_core_round_trip_and_log_det_against_autodiff(name):
     model = IMAGE_RECIPES[name]()
     # Small event shape so the autodiff Jacobian stays cheap: 4x4x1 = 16 dims.
     model = type(model)(**{**model.get_config(), "event_shape": (4, 4, 1),
-                           **({"num_levels": 2} if name == "glow" else {"num_scales": 2})})
+                           **({"num_scales": 2} if name == "glow" else {"num_scales": 2})})
     model.log_prob(np.full([8, 4, 4, 1], 7.0) + np.arange(8)[:, None, None, None])
     perturb_variables(model.flow, scale=0.05, seed=3)
     z = np.random.default_rng(0).normal(size=(6, 4, 4, 1))
@@ -150,8 +150,8 @@ def test_class_conditional_glow():
 
 
 def test_bad_image_arguments():
-    with pytest.raises(ValueError, match=r"`num_levels`=4 needs 4 squeezes"):
-        flows.Glow(event_shape=(8, 8, 1), num_levels=4)
+    with pytest.raises(ValueError, match=r"`num_scales`=4 needs 4 squeezes"):
+        flows.Glow(event_shape=(8, 8, 1), num_scales=4)
     with pytest.raises(ValueError, match=r"even height and width"):
         flows.Glow(event_shape=(7, 8, 1))
     with pytest.raises(ValueError, match=r"`pixel_format` must be one of"):
@@ -162,3 +162,28 @@ def test_bad_image_arguments():
     model.compile(optimizer="adam")
     with pytest.raises(ValueError, match=r"`x` must hold integer pixels in \[0, 16\]"):
         model.fit(X * 16, epochs=1, verbose=0)
+
+
+def test_old_argument_names_still_work_with_a_deprecation_warning():
+    """0.1.0 called Glow's scales `num_levels` and its steps per scale `num_steps`;
+    a config saved then (old keys) loads as the same model."""
+    with pytest.warns(DeprecationWarning, match=r"`num_levels` is deprecated; call it "
+                                                r"`num_scales`"):
+        old = flows.Glow(event_shape=(8, 8, 1), num_levels=2, num_steps=1, hidden_units=(4,))
+    assert (old.num_scales, old.num_layers) == (2, 1)
+    config = old.get_config()
+    assert {"num_scales", "num_layers"} <= set(config) and "num_levels" not in config
+    config["num_levels"], config["num_steps"] = config.pop("num_scales"), config.pop(
+        "num_layers")
+    with pytest.warns(DeprecationWarning):
+        loaded = flows.Glow.from_config(config)
+    assert (loaded.num_scales, loaded.num_layers) == (2, 1)
+    with pytest.raises(TypeError, match=r"pass `num_scales` only"):
+        flows.Glow(event_shape=(8, 8, 1), num_scales=2, num_levels=2)
+    encoder = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Flatten(),
+                                keras.layers.Dense(8)])
+    decoder = keras.Sequential([keras.Input((2,)), keras.layers.Dense(16)])
+    with pytest.warns(DeprecationWarning, match=r"`num_levels` is deprecated"):
+        model = vae.VAE(2, encoder, decoder, likelihood="categorical", num_levels=17)
+    assert model.likelihood.num_params == 17
+    assert model.get_config()["pixel_levels"] == 17

@@ -30,7 +30,7 @@ def _assert_same_variables(a, b):
 @pytest.mark.parametrize("name", ["glow", "realnvp_conditional", "maf", "nice"])
 def test_flow_round_trip_restores_log_prob_and_optimizer(name, tmp_path):
     if name == "glow":
-        model = flows.Glow(event_shape=(8, 8, 1), num_levels=2, num_steps=1,
+        model = flows.Glow(event_shape=(8, 8, 1), num_scales=2, num_layers=1,
                            hidden_units=(8,), pixel_levels=17, pixel_format="integer")
         x, fit_data = DIGITS.test.x[:32], DIGITS.train.x[:128]
         kwargs = {}
@@ -64,7 +64,7 @@ def test_vae_round_trip_restores_elbo(posterior, prior, tmp_path):
     encoder = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(1 / 16),
                                 keras.layers.Flatten(), keras.layers.Dense(16, "relu")])
     decoder = keras.Sequential([keras.Input((2,)), keras.layers.Dense(16, "relu")])
-    model = vae.VAE(2, encoder, decoder, likelihood="categorical", num_levels=17,
+    model = vae.VAE(2, encoder, decoder, likelihood="categorical", pixel_levels=17,
                     posterior=posterior, prior=prior, num_components=3)
     model.compile(keras.optimizers.Adam(1e-2))
     model.fit(DIGITS.train.x[:128], batch_size=64, epochs=1, verbose=0)

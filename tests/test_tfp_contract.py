@@ -23,7 +23,7 @@ FLOW_RECIPES = {
     "spline": lambda: flows.NeuralSplineFlow(event_shape=(4,), num_layers=2, hidden_units=(8,)),
     "maf": lambda: flows.MAF(event_shape=(4,), num_layers=2, hidden_units=(8,)),
     "iaf": lambda: flows.IAF(event_shape=(4,), num_layers=2, hidden_units=(8,)),
-    "glow": lambda: flows.Glow(event_shape=(4, 4, 1), num_levels=1, num_steps=1,
+    "glow": lambda: flows.Glow(event_shape=(4, 4, 1), num_scales=1, num_layers=1,
                                hidden_units=(8,), pixel_levels=None),
     "realnvp_image": lambda: flows.RealNVP(event_shape=(4, 4, 1), num_layers=1, num_scales=1,
                                            hidden_units=(8,), pixel_levels=None),

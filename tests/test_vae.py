@@ -21,7 +21,7 @@ def _digits_vae(latent=4, **kwargs):
                                 keras.layers.Flatten(), keras.layers.Dense(32, "relu")])
     decoder = keras.Sequential([keras.Input((latent,)), keras.layers.Dense(32, "relu")])
     kwargs.setdefault("likelihood", "categorical")
-    kwargs.setdefault("num_levels", 17)
+    kwargs.setdefault("pixel_levels", 17)
     return vae.VAE(latent, encoder, decoder, **kwargs)
 
 
@@ -192,7 +192,7 @@ def test_diagnostics_show_posterior_collapse():
                                               keras.layers.Dense(16, "relu")]),
                     keras.Sequential([keras.Input((latent,)),
                                       keras.layers.Lambda(lambda z: 0.0 * z)]),
-                    likelihood="categorical", num_levels=17)
+                    likelihood="categorical", pixel_levels=17)
     blind.compile(optimizer=keras.optimizers.Adam(1e-2))
     blind.fit(X, batch_size=128, epochs=15, verbose=0)
     collapsed = blind.diagnostics(DIGITS.test.x[:200])
@@ -220,7 +220,7 @@ def test_callable_likelihood_and_bad_arguments():
     assert model.elbo(x).shape == (4,)
     with pytest.raises(ValueError, match=r"`posterior` must be one of .*; got 'flowy'"):
         vae.VAE(2, encoder, decoder, posterior="flowy")
-    with pytest.raises(ValueError, match=r"`num_levels` must be an int >= 2"):
+    with pytest.raises(ValueError, match=r"`pixel_levels` must be an int >= 2"):
         vae.VAE(2, encoder, decoder, likelihood="categorical")
     with pytest.raises(ValueError, match=r"`beta` must be a finite float >= 0; got -1"):
         vae.VAE(2, encoder, decoder, beta=-1)

@@ -12,6 +12,11 @@ from typing import Sequence, Union
 import numpy as np
 import tensorflow as tf
 
+# The Python-time argument checks live in `_args` (NumPy only, so that `data` and
+# the CLI parser can use them without importing TensorFlow); re-exported here.
+from tfp_genmodels._args import (  # noqa: F401
+    int_arg, nonnegative_float_arg, nonnegative_int_arg, positive_float_arg, positive_int_arg)
+
 #: What a parameter accepts: anything ``tf.convert_to_tensor`` takes.
 TensorLike = Union[tf.Tensor, tf.Variable, np.ndarray, float, Sequence[float]]
 
@@ -52,45 +57,6 @@ def check_event_shape(x: tf.Tensor, event_shape: Sequence[int],
         raise ValueError(
             f"`{name}` must have trailing (event) shape {tuple(event_shape)}; got "
             f"shape {shape.as_list()}.")
-
-
-def positive_int_arg(value: int, name: str) -> int:
-    """Returns ``value`` as a Python int if it is a positive integer, or raises."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"`{name}` must be a positive int; got {value!r} "
-                        f"of type {type(value).__name__}.")
-    if value <= 0:
-        raise ValueError(f"`{name}` must be a positive int; got {value}.")
-    return int(value)
-
-
-def _finite_float_arg(value: float, name: str, what: str, ok) -> float:
-    """``value`` as a finite Python float for which ``ok(value)`` holds; the errors
-    say that ``name`` must be a (finite) ``what``."""
-    try:
-        value_f = float(value)
-    except (TypeError, ValueError) as err:
-        raise TypeError(f"`{name}` must be a {what}; got {value!r}.") from err
-    if not np.isfinite(value_f) or not ok(value_f):
-        raise ValueError(f"`{name}` must be a finite {what}; got {value!r}.")
-    return value_f
-
-
-def positive_float_arg(value: float, name: str) -> float:
-    """Returns ``value`` as a Python float if it is finite and > 0, or raises."""
-    return _finite_float_arg(value, name, "positive float", lambda v: v > 0)
-
-
-def nonnegative_int_arg(value: int, name: str) -> int:
-    """Returns ``value`` as a Python int if it is an integer >= 0, or raises."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"`{name}` must be an int >= 0; got {value!r}.")
-    return int(value)
-
-
-def nonnegative_float_arg(value: float, name: str) -> float:
-    """Returns ``value`` as a Python float if it is finite and >= 0, or raises."""
-    return _finite_float_arg(value, name, "float >= 0", lambda v: v >= 0)
 
 
 # -- checks that also run inside traced graphs ------------------------------------------

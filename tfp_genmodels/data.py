@@ -39,7 +39,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from tfp_genmodels import _idx
+from tfp_genmodels import _args, _idx
 
 TOY_DENSITIES = ("moons", "8gaussians", "checkerboard", "rings", "pinwheel", "2spirals",
                  "circles", "swissroll", "banana", "ringmix", "funnel", "gaussmix")
@@ -73,8 +73,7 @@ def _eight_centres() -> np.ndarray:
 def toy_sample(name: str, n: int, seed: int | None = 0) -> np.ndarray:
     """Draws ``n`` points of the toy density ``name``; same ``seed``, same points."""
     _check_name(name)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-        raise ValueError(f"`n` must be a positive int; got {n!r}.")
+    n = _args.positive_int_arg(n, "n")
     rng = np.random.default_rng(seed)
     if name == "moons":
         t = rng.uniform(0, np.pi, n)
@@ -370,10 +369,8 @@ def _image_data(x_train, y_train, x_test, y_test, num_validation: int, levels: i
                 ) -> ImageData:
     """``[N, H, W, 1]`` float32 images and int64 labels; the last ``num_validation``
     training images form the validation split."""
-    if isinstance(num_validation, bool) or not isinstance(num_validation, (int, np.integer)) \
-            or not 0 < num_validation < len(x_train):
-        raise ValueError(f"`num_validation` must be an int in (0, {len(x_train)}); got "
-                         f"{num_validation!r}.")
+    num_validation = _args.int_arg(num_validation, "num_validation", minimum=1,
+                                   maximum=len(x_train) - 1)
     x_train = x_train.astype(np.float32)[..., None]
     x_test = x_test.astype(np.float32)[..., None]
     y_train, y_test = y_train.astype(np.int64), y_test.astype(np.int64)

@@ -8,4 +8,10 @@ from tfp_genmodels.flows.coupling_flows import NICE, NeuralSplineFlow, RealNVP
 from tfp_genmodels.flows.flow_model import FlowModel
 from tfp_genmodels.flows.glow import Glow
 
-__all__ = ["FlowModel", "Glow", "IAF", "MAF", "NICE", "NeuralSplineFlow", "RealNVP"]
+from tfp_genmodels._registry import FLOW_RECIPES as _RECIPE_NAMES
+
+#: The recipes by their short (CLI) name: ``RECIPES["spline"] is NeuralSplineFlow``.
+RECIPES: dict[str, type[FlowModel]] = {key: globals()[name]
+                                       for key, name in _RECIPE_NAMES.items()}
+
+__all__ = ["FlowModel", "Glow", "IAF", "MAF", "NICE", "NeuralSplineFlow", "RECIPES", "RealNVP"]

@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
-from tfp_genmodels import _saving
-from tfp_genmodels import _validation
+from tfp_genmodels import _args, _saving, _validation
 from tfp_genmodels.flows import multiscale
 from tfp_genmodels.flows.flow_model import FlowModel
 
 
 @_saving.register
 class Glow(FlowModel):
-    """Glow: ``num_levels`` x ``num_steps`` of ActNorm -> 1x1 conv -> affine coupling.
+    """Glow: ``num_scales`` x ``num_layers`` of ActNorm -> 1x1 conv -> affine coupling.
 
-    Data to base, each level squeezes ``[H, W, C] -> [H/2, W/2, 4C]``, runs
-    ``num_steps`` flow steps (ActNorm with data-dependent init, an
+    Data to base, each scale (the paper's "level") squeezes
+    ``[H, W, C] -> [H/2, W/2, 4C]``, runs ``num_layers`` flow steps (ActNorm with data-dependent init, an
     LU-factored invertible 1x1 convolution, an affine coupling over channel
     halves with a zero-initialised convolutional conditioner), and, except at
-    the last level, splits off half of the channels ``z_2`` under a learned
-    conditional prior ``N(mu(z_1), sigma(z_1))`` before the next level
+    the last scale, splits off half of the channels ``z_2`` under a learned
+    conditional prior ``N(mu(z_1), sigma(z_1))`` before the next scale
     works on ``z_1``. See :mod:`tfp_genmodels.flows.multiscale`.
 
     The log-det of a step is ``H W sum log|s|`` (ActNorm) + ``H W log|det W|``
@@ -33,9 +32,12 @@ class Glow(FlowModel):
     temperature.
 
     Args:
-      event_shape: ``(H, W, C)``; ``H`` and ``W`` divisible by ``2**num_levels``.
-      num_levels: levels ``L`` (default: up to 3, as many as the shape allows).
-      num_steps: flow steps ``K`` per level.
+      event_shape: ``(H, W, C)``; ``H`` and ``W`` divisible by ``2**num_scales``.
+      num_scales: the paper's levels ``L`` (default: up to 3, as many as the
+        shape allows); the same name as :class:`RealNVP`'s. ``num_levels``
+        is its deprecated name.
+      num_layers: flow steps ``K`` per scale (default 8); the same name as the
+        other recipes'. ``num_steps`` is its deprecated name.
       hidden_units: filters of the coupling conditioners' hidden 3x3 convolutions.
       seed: seed of the 1x1 convolutions' random-rotation initialisation.
 
@@ -47,36 +49,39 @@ class Glow(FlowModel):
 
     >>> import numpy as np
     >>> from tfp_genmodels import flows
-    >>> model = flows.Glow(event_shape=(8, 8, 1), num_levels=2, num_steps=2, hidden_units=(8,))
+    >>> model = flows.Glow(event_shape=(8, 8, 1), num_scales=2, num_layers=2, hidden_units=(8,))
     >>> model.log_prob(np.full([3, 8, 8, 1], 0.5)).shape
     TensorShape([3])
     """
 
-    def __init__(self, event_shape: Sequence[int], num_levels: int | None = None,
-                 num_steps: int = 8, hidden_units: Sequence[int] = (128, 128),
+    def __init__(self, event_shape: Sequence[int], num_scales: int | None = None,
+                 num_layers: int | None = None, hidden_units: Sequence[int] = (128, 128),
                  pixel_levels: int | None = 256, seed: int = 0,
                  context_shape: Sequence[int] | None = None, name: str | None = "glow",
-                 **kwargs):
+                 **kwargs: Any):
+        num_scales = _args.renamed_arg(kwargs, "num_levels", "num_scales", num_scales, "Glow")
+        num_layers = _args.renamed_arg(kwargs, "num_steps", "num_layers", num_layers, "Glow")
         shape = _validation.event_shape_arg(event_shape, ranks=(3,))
         possible = multiscale.max_squeezes(shape)
         if possible == 0:
             raise ValueError(f"`event_shape` must have even height and width for Glow's "
                              f"squeeze; got {shape}.")
-        if num_levels is None:
-            num_levels = min(3, possible)
-        self.num_levels = _validation.positive_int_arg(num_levels, "num_levels")
-        multiscale.check_squeezes(shape, self.num_levels, "num_levels", num_levels)
-        self.num_steps = _validation.positive_int_arg(num_steps, "num_steps")
+        if num_scales is None:
+            num_scales = min(3, possible)
+        self.num_scales = _args.positive_int_arg(num_scales, "num_scales")
+        multiscale.check_squeezes(shape, self.num_scales, "num_scales", num_scales)
+        self.num_layers = _args.positive_int_arg(8 if num_layers is None else num_layers,
+                                                 "num_layers")
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.seed = int(seed)
         super().__init__(shape, context_shape=context_shape, pixel_levels=pixel_levels,
                          name=name, **kwargs)
 
     def build_bijectors(self):
-        return multiscale.glow_level(self.event_shape, 0, self.num_levels, self.num_steps,
+        return multiscale.glow_level(self.event_shape, 0, self.num_scales, self.num_layers,
                                      self.hidden_units, self.context_shape, self.seed)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "num_levels": self.num_levels,
-                "num_steps": self.num_steps, "hidden_units": self.hidden_units,
+        return {**super().get_config(), "num_scales": self.num_scales,
+                "num_layers": self.num_layers, "hidden_units": self.hidden_units,
                 "seed": self.seed}

@@ -64,11 +64,11 @@ def _glow_conditioner(shape, hidden_units, context_shape) -> B.ConvConditioner:
                              name="conditioner")
 
 
-def glow_level(shape, level: int, num_levels: int, num_steps: int,
+def glow_level(shape, level: int, num_scales: int, num_layers: int,
                hidden_units: Sequence[int], context_shape, seed: int) -> list:
     """One Glow level on ``shape`` (data -> base), with the finer levels nested inside.
 
-    squeeze; ``num_steps`` x (ActNorm, invertible 1x1 conv, affine coupling
+    squeeze; ``num_layers`` x (ActNorm, invertible 1x1 conv, affine coupling
     with Glow's 3x3 / 1x1 / zero-3x3 network);
     then, except at the last level, the split prior ``z_2 ~ N(mu(z_1),
     sigma(z_1))`` (an affine coupling on the factored-out half with a
@@ -77,16 +77,16 @@ def glow_level(shape, level: int, num_levels: int, num_steps: int,
     """
     sq = _squeezed(shape)
     out = [tfb.Invert(B.Squeeze(event_shape=shape), name="squeeze")]
-    for s in range(num_steps):
+    for s in range(num_layers):
         out += [B.ActNorm(sq, name=f"act_norm_{s}"),
                 B.InvertibleConv1x1(sq, seed=seed + 1000 * level + s, name=f"conv1x1_{s}"),
                 B.AffineCoupling(sq, mask="channel", conditioner=_glow_conditioner(
                     sq, hidden_units, context_shape), context_shape=context_shape,
                     name=f"coupling_{s}")]
-    if level < num_levels - 1:
+    if level < num_scales - 1:
         out.append(B.AffineCoupling(sq, mask="channel", hidden_units=(),
                                     context_shape=context_shape, name="split_prior"))
-        inner = glow_level((sq[0], sq[1], sq[2] // 2), level + 1, num_levels, num_steps,
+        inner = glow_level((sq[0], sq[1], sq[2] // 2), level + 1, num_scales, num_layers,
                            hidden_units, context_shape, seed)
         out.append(_factor_out(sq, inner, f"level_{level + 1}"))
     out.append(B.Squeeze(event_shape=shape, name="unsqueeze"))

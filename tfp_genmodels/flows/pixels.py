@@ -36,9 +36,7 @@ class PixelPreprocessing:
     """
 
     def __init__(self, levels: int, pixel_format: str = "unit", logit_alpha: float = 0.05):
-        self.levels = _validation.positive_int_arg(levels, "pixel_levels")
-        if self.levels < 2:
-            raise ValueError(f"`pixel_levels` must be >= 2; got {self.levels}.")
+        self.levels = _validation.int_arg(levels, "pixel_levels", minimum=2)
         if pixel_format not in PIXEL_FORMATS:
             raise ValueError(f"`pixel_format` must be one of {PIXEL_FORMATS}; got "
                              f"{pixel_format!r}.")

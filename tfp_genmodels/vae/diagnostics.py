@@ -14,16 +14,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_genmodels._validation import TensorLike
-
-if TYPE_CHECKING:
-    from tfp_genmodels.vae.model import VAE
+from tfp_genmodels.vae.posteriors import Posterior
+from tfp_genmodels.vae.priors import Prior
 
 tfd = tfp.distributions
 
@@ -31,47 +27,52 @@ ACTIVE_THRESHOLD = 0.01
 POSTERIOR_MEAN_SAMPLES = 64  # samples per example for the posterior means of flow posteriors
 
 
-def diagnostics(model: "VAE", x: TensorLike, num_samples: int = 16,
-                threshold: float = ACTIVE_THRESHOLD) -> dict:
+def collapse_diagnostics(posterior: Posterior, prior: Prior, features: tf.Tensor,
+                         kl: float, num_samples: int = 16,
+                         threshold: float = ACTIVE_THRESHOLD) -> dict:
     """Active units, per-dimension activity and KL, and the mutual information.
 
+    :meth:`tfp_genmodels.vae.VAE.diagnostics` calls this with its encoder's
+    features of a batch (a few hundred examples; the MI is O(N^2)).
+
     Args:
-      model: a :class:`~tfp_genmodels.vae.VAE`.
-      x: a batch of data (a few hundred examples; the MI is O(N^2)).
+      posterior: the VAE's ``q(z|x)``.
+      prior: the VAE's ``p(z)``.
+      features: the encoder's output for the batch, ``[N, F]``.
+      kl: the batch mean of ``KL(q(z|x) || p(z))`` (or its estimate), in nats.
       num_samples: Monte Carlo samples of ``z`` per example for the MI.
       threshold: a latent is active when the variance over ``x`` of its
         posterior mean exceeds this (Burda et al., 2016); the report keeps it.
     """
-    x = tf.convert_to_tensor(x, tf.float32)
-    features = model._features(x)
-    means = model.posterior.mean(features, num_samples=POSTERIOR_MEAN_SAMPLES)
+    means = posterior.mean(features, num_samples=POSTERIOR_MEAN_SAMPLES)
     activity = np.var(np.asarray(means), axis=0)
     kl_per_dim = None
-    if model.posterior.kind == "diagonal" and model.prior.is_standard_normal:
-        q = model.posterior.base(features).distribution
+    if posterior.kind == "diagonal" and prior.is_standard_normal:
+        q = posterior.base(features).distribution
         kl_per_dim = np.asarray(tf.reduce_mean(
             tfd.kl_divergence(q, tfd.Normal(0.0, 1.0)), axis=0))
     return {
         "active_units": int(np.sum(activity > threshold)),
         "threshold": float(threshold),
-        "latent_dim": model.latent_dim,
+        "latent_dim": posterior.latent_dim,
         "activity": activity.tolist(),
         "kl_per_dim": None if kl_per_dim is None else kl_per_dim.tolist(),
-        "kl": float(tf.reduce_mean(model._terms(x, num_samples)[3])),
-        "mutual_information": mutual_information(model, features, num_samples),
+        "kl": float(kl),
+        "mutual_information": mutual_information(posterior, features, num_samples),
     }
 
 
-def mutual_information(model, features: tf.Tensor, num_samples: int = 16) -> float:
+def mutual_information(posterior: Posterior, features: tf.Tensor,
+                       num_samples: int = 16) -> float:
     """``I(x; z)`` under ``q`` with the batch's aggregate posterior (module docstring)."""
     n = int(features.shape[0])
-    z, log_q = model.posterior.sample_and_log_prob(features, num_samples)  # [S, N, L]
-    q_all = model.posterior(features)                                     # batch [N]
+    z, log_q = posterior.sample_and_log_prob(features, num_samples)  # [S, N, L]
+    q_all = posterior(features)                                     # batch [N]
     # log q(z_sn | x_m) for every m: [S, N, M].
     # Broadcast explicitly: a flow posterior's inverse needs z and its per-example
     # parameters (or IAF context) at the full [S, N, M] shape.
     s = tf.shape(z)[0]
-    z_cross = tf.broadcast_to(z[:, :, None, :], [s, n, n, model.latent_dim])
+    z_cross = tf.broadcast_to(z[:, :, None, :], [s, n, n, posterior.latent_dim])
     log_q_cross = q_all.log_prob(z_cross)
     log_agg = tfp.math.reduce_logmeanexp(log_q_cross, axis=-1)
     return float(tf.reduce_mean(log_q - log_agg))

@@ -15,16 +15,17 @@ A likelihood turns the decoder network's output into a distribution over
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
+from tfp_genmodels._registry import LIKELIHOODS
+from tfp_genmodels import _args
 from tfp_genmodels._keras import keras
 
 tfd = tfp.distributions
 
-LIKELIHOODS = ("bernoulli", "gaussian", "categorical")
 
 
 class Likelihood(keras.layers.Layer):
@@ -33,16 +34,19 @@ class Likelihood(keras.layers.Layer):
     Args:
       kind: one of :data:`LIKELIHOODS` or a callable (then no head is added).
       event_shape: shape of one example ``x``.
-      num_levels: ``K`` for ``"categorical"``.
+      pixel_levels: ``K`` for ``"categorical"`` (``num_levels`` is its deprecated name).
       scale: ``"learned"`` or a positive float, for ``"gaussian"``.
     """
 
     def __init__(self, kind: str | Callable, event_shape: Sequence[int],
-                 num_levels: int | None = None, scale: str | float = "learned", **kwargs):
+                 pixel_levels: int | None = None, scale: str | float = "learned",
+                 **kwargs: Any):
+        pixel_levels = _args.renamed_arg(kwargs, "num_levels", "pixel_levels", pixel_levels,
+                                         "Likelihood")
         super().__init__(**kwargs)
         self.event_shape = tuple(int(d) for d in event_shape)
         self.kind = kind
-        self.num_levels = num_levels
+        self.pixel_levels = pixel_levels
         self.fixed_scale = None
         if callable(kind):
             self.num_params = None
@@ -50,11 +54,7 @@ class Likelihood(keras.layers.Layer):
             raise ValueError(f"`likelihood` must be one of {LIKELIHOODS} or a callable "
                              f"returning a tfd.Distribution; got {kind!r}.")
         elif kind == "categorical":
-            if isinstance(num_levels, bool) or not isinstance(num_levels, (int, np.integer)) \
-                    or num_levels < 2:
-                raise ValueError(f"`num_levels` must be an int >= 2 for the categorical "
-                                 f"likelihood; got {num_levels!r}.")
-            self.num_params = int(num_levels)
+            self.num_params = _args.int_arg(pixel_levels, "pixel_levels", minimum=2)
         else:
             self.num_params = 1
         if kind == "gaussian":

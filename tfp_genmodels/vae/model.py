@@ -30,22 +30,24 @@ bits) and ``elbo``.
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_genmodels import _keras, _saving, _training, _validation
+from tfp_genmodels._registry import OBJECTIVES
+from tfp_genmodels import _args, _keras, _saving, _training, _validation
 from tfp_genmodels._keras import keras
+from tfp_genmodels._validation import TensorLike
 from tfp_genmodels.bijectors.dequantize import bits_per_dim as _bits_per_dim
+from tfp_genmodels.vae.diagnostics import ACTIVE_THRESHOLD, collapse_diagnostics
 from tfp_genmodels.vae.likelihoods import Likelihood, distribution_mean
 from tfp_genmodels.vae.posteriors import Posterior
 from tfp_genmodels.vae.priors import Prior
 
 tfd = tfp.distributions
 
-OBJECTIVES = ("elbo", "iwae")
 
 
 @_saving.register
@@ -67,7 +69,8 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
       objective: ``"elbo"`` or ``"iwae"``.
       num_samples: samples of ``z`` per example in training (``K`` for IWAE).
       event_shape: shape of one ``x`` (default: the encoder's input shape).
-      num_levels: ``K`` levels for the categorical likelihood.
+      pixel_levels: ``K`` levels for the categorical likelihood (the name the
+        flows use for it; ``num_levels`` is its deprecated name).
       likelihood_scale: ``"learned"`` or a fixed float (Gaussian likelihood).
       num_flow_steps: steps of an IAF / planar posterior.
       num_components: mixture components / VampPrior pseudo-inputs.
@@ -84,9 +87,11 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
                  posterior: str = "diagonal", prior: str = "normal", beta: float = 1.0,
                  kl_warmup_steps: int = 0, free_bits: float = 0.0, objective: str = "elbo",
                  num_samples: int = 1, event_shape: Sequence[int] | None = None,
-                 num_levels: int | None = None, likelihood_scale: str | float = "learned",
+                 pixel_levels: int | None = None, likelihood_scale: str | float = "learned",
                  num_flow_steps: int = 4, num_components: int = 10,
-                 name: str | None = "vae", **kwargs):
+                 name: str | None = "vae", **kwargs: Any):
+        pixel_levels = _args.renamed_arg(kwargs, "num_levels", "pixel_levels", pixel_levels,
+                                         "VAE")
         super().__init__(name=name, **kwargs)
         self.latent_dim = _validation.positive_int_arg(latent_dim, "latent_dim")
         for arg, net in (("encoder", encoder), ("decoder", decoder)):
@@ -108,7 +113,7 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         self.num_samples = _validation.positive_int_arg(num_samples, "num_samples")
         self.posterior = Posterior(posterior, self.latent_dim, num_flow_steps=num_flow_steps,
                                    name="posterior")
-        self.likelihood = Likelihood(likelihood, self.event_shape, num_levels=num_levels,
+        self.likelihood = Likelihood(likelihood, self.event_shape, pixel_levels=pixel_levels,
                                      scale=likelihood_scale, name="likelihood")
         self.prior = Prior(prior, self.latent_dim, num_components=num_components,
                            event_shape=self.event_shape, encode_base=self._encode_base,
@@ -117,7 +122,7 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
                         "posterior": posterior, "prior": prior, "beta": beta,
                         "kl_warmup_steps": kl_warmup_steps, "free_bits": free_bits,
                         "objective": objective, "num_samples": num_samples,
-                        "event_shape": self.event_shape, "num_levels": num_levels,
+                        "event_shape": self.event_shape, "pixel_levels": pixel_levels,
                         "likelihood_scale": likelihood_scale,
                         "num_flow_steps": num_flow_steps, "num_components": num_components}
         self.trackers = {k: keras.metrics.Mean(name=k)
@@ -228,11 +233,14 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         log_px, log_pz, log_q, _, _ = self._terms(x, k, seed)
         return tf.reduce_logsumexp(log_px + log_pz - log_q, axis=0)
 
-    def diagnostics(self, x, num_samples: int = 16) -> dict:
+    def diagnostics(self, x: TensorLike, num_samples: int = 16,
+                    threshold: float = ACTIVE_THRESHOLD) -> dict:
         """Active units, KL per dimension and mutual information I(x; z) under q
         (see :mod:`tfp_genmodels.vae.diagnostics`)."""
-        from tfp_genmodels.vae.diagnostics import diagnostics
-        return diagnostics(self, x, num_samples=num_samples)
+        x = tf.convert_to_tensor(x, tf.float32)
+        kl = tf.reduce_mean(self._terms(x, num_samples)[3])
+        return collapse_diagnostics(self.posterior, self.prior, self._features(x), kl,
+                                    num_samples=num_samples, threshold=threshold)
 
     # -- generation ------------------------------------------------------------------
     def sample(self, n: int, mean: bool = False, seed=None) -> tf.Tensor:

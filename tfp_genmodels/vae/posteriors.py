@@ -20,6 +20,7 @@ from typing import Sequence
 
 import tensorflow as tf
 import tensorflow_probability as tfp
+from tfp_genmodels._registry import POSTERIORS
 from tfp_genmodels._keras import keras
 
 from tfp_genmodels.bijectors import Planar
@@ -28,7 +29,6 @@ from tfp_genmodels.flows.autoregressive_flows import identity_made
 
 tfb, tfd, tfpl = tfp.bijectors, tfp.distributions, tfp.layers
 
-POSTERIORS = ("diagonal", "full", "iaf", "planar")
 
 
 class Posterior(keras.layers.Layer):

@@ -16,11 +16,11 @@ from typing import Callable, Sequence
 
 import tensorflow as tf
 import tensorflow_probability as tfp
+from tfp_genmodels._registry import PRIORS
 from tfp_genmodels._keras import keras
 
 tfd = tfp.distributions
 
-PRIORS = ("normal", "mixture", "vamp", "flow")
 
 
 class Prior(keras.layers.Layer):
