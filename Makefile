@@ -26,7 +26,7 @@ demo: $(STAMP)
 	rm -rf runs/demo  # always a fresh demo (an interrupted one would need --resume)
 	$(DEMO) train --model spline --data moons --epochs 30 --num-train 10000 \
 		--num-layers 4 --hidden-units 64,64 --learning-rate 2e-3 --verbose 2 --out runs/demo/moons
-	$(DEMO) train --model glow --data digits --epochs 60 --batch-size 64 --num-levels 2 \
+	$(DEMO) train --model glow --data digits --epochs 60 --batch-size 64 --num-scales 2 \
 		--num-layers 4 --hidden-units 64,64 --learning-rate 1e-3 --verbose 2 --out runs/demo/digits_glow
 	$(DEMO) sample --run runs/demo/digits_glow -n 64 --temperature 0.7 --out runs/demo/digits_glow/T0.7
 	$(DEMO) train --model vae --data digits --latent-dim 2 --epochs 100 --batch-size 64 \

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from tfp_genmodels import cli
+from tfp_genmodels import cli, data
 
 TINY = ["--epochs", "2", "--num-layers", "2", "--hidden-units", "8", "--verbose", "0"]
 
@@ -19,7 +19,7 @@ def test_train_then_sample_2d(tmp_path, capsys):
     out = str(tmp_path / "run")
     assert cli.main(["train", "--model", "realnvp", "--data", "8gaussians",
                      "--num-train", "512", "--batch-size", "128", "--out", out, *TINY]) == 0
-    assert {"config.json", "metrics.json", "density.png", "samples.png", "weights"} <= set(
+    assert {"config.json", "metrics.json", "density.png", "samples.png", "model.keras"} <= set(
         os.listdir(out))
     with open(os.path.join(out, "metrics.json")) as f:
         metrics = json.load(f)
@@ -36,7 +36,7 @@ def test_train_then_sample_2d(tmp_path, capsys):
     samples = np.load(os.path.join(out, "samples.npy"))
     assert samples.shape == (37, 2) and np.all(np.isfinite(samples))
     # The rebuilt model is the trained one: its test NLL matches metrics.json.
-    model, config = cli._load(out)
+    model, config = cli.load_run(out)
     test = cli.load_dataset("8gaussians", 512, 0, None).test
     np.testing.assert_allclose(-np.mean(model.log_prob(test)), metrics["test"]["nll"],
                                rtol=1e-5)
@@ -45,7 +45,7 @@ def test_train_then_sample_2d(tmp_path, capsys):
 
 def test_train_glow_on_digits_and_sample_at_temperature(tmp_path):
     out = str(tmp_path / "digits")
-    assert cli.main(["train", "--model", "glow", "--data", "digits", "--num-levels", "2",
+    assert cli.main(["train", "--model", "glow", "--data", "digits", "--num-scales", "2",
                      "--batch-size", "128", "--out", out, *TINY]) == 0
     with open(os.path.join(out, "metrics.json")) as f:
         metrics = json.load(f)
@@ -54,6 +54,31 @@ def test_train_glow_on_digits_and_sample_at_temperature(tmp_path):
     samples = np.load(os.path.join(out, "samples.npy"))
     assert samples.shape == (5, 8, 8, 1)
     np.testing.assert_array_equal(samples, np.clip(np.round(samples), 0, 16))
+
+
+def test_old_option_name_and_old_run_layout_still_work(tmp_path):
+    """0.1.0 spelled --num-scales as --num-levels and wrote a run as config.json plus
+    a TensorFlow checkpoint in weights/; both still work."""
+    from tfp_genmodels.cli import runs
+
+    out = str(tmp_path / "glow")
+    with pytest.warns(DeprecationWarning, match="--num-levels is deprecated; call it "
+                                                "--num-scales"):
+        assert cli.main(["train", "--model", "glow", "--data", "digits", "--num-levels", "1",
+                         "--batch-size", "128", "--out", out, *TINY]) == 0
+    model, config = cli.load_run(out)
+    assert model.num_scales == 1 and config["num_scales"] == 1
+    x = data.load_digits().test.x[:16]
+    expected = model.log_prob(x, seed=[1, 2]).numpy()
+    # The same run as 0.1.0 wrote it: old config keys, a checkpoint, no model.keras.
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    old_config = dict(config, num_levels=config.pop("num_scales"))
+    (legacy / "config.json").write_text(json.dumps(old_config))
+    model.save_weights(str(legacy / "weights" / "model"))
+    loaded, _ = cli.load_run(str(legacy))
+    np.testing.assert_allclose(loaded.log_prob(x, seed=[1, 2]), expected, rtol=1e-6)
+    assert not os.path.exists(legacy / runs.MODEL_FILE)
 
 
 def test_vector_flow_on_digits_flattens_and_reshapes(tmp_path):
@@ -171,7 +196,7 @@ def test_offline_mnist_names_the_mnist_path_option(tmp_path, monkeypatch, capsys
         raise ConnectionError("Could not download MNIST through tf_keras.datasets.mnist."
                               "load_data (URLError: no network). This machine may be offline")
 
-    monkeypatch.setattr(cli.data, "load_mnist", offline)
+    monkeypatch.setattr(data, "load_mnist", offline)
     assert cli.main(["train", "--data", "mnist", "--model", "vae",
                      "--out", str(tmp_path / "r"), *TINY]) == 2
     err = capsys.readouterr().err

@@ -75,7 +75,7 @@ def test_kill_9_mid_run_then_resume_finishes_like_an_uninterrupted_run(tmp_path)
     # ...and ends where it does (the data order after resuming differs: noise).
     assert abs(metrics["test"]["nll"] - expected["test"]["nll"]) < 0.05
     # And the run directory is complete: the weights rebuild the reported model.
-    model, _ = cli._load(out)
+    model, _ = cli.load_run(out)
     test = cli.load_dataset("moons", 8000, 0, None).test
     np.testing.assert_allclose(-np.mean(model.log_prob(test)), metrics["test"]["nll"],
                                rtol=1e-5)
@@ -151,5 +151,5 @@ def test_ctrl_c_during_train_prints_one_line_with_resume(tmp_path):
     lines = [line for line in err.splitlines() if line.startswith("tfp-genmodels")]
     assert len(lines) == 1 and "--resume" in lines[0], err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
-    assert not os.path.exists(os.path.join(out, "weights"))
+    assert not os.path.exists(os.path.join(out, "model.keras"))
     assert cli.main(["sample", "--run", out]) == 2  # says: no weights yet, --resume

@@ -58,6 +58,12 @@ def write_json(path: str, obj: Any) -> None:
             os.fsync(f.fileno())
 
 
+def read_json(path: str) -> Any:
+    """The JSON object in ``path`` (the counterpart of :func:`write_json`)."""
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
 def save_npy(path: str, array: np.ndarray) -> None:
     with atomic_path(path, suffix=".npy") as tmp:
         np.save(tmp, np.asarray(array))

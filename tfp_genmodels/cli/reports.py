@@ -1,0 +1,103 @@
+"""What a run reports: metrics (NLL, bits/dim, KL gap, VAE bounds) and figures."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+import numpy as np
+
+from tfp_genmodels import _io, data
+from tfp_genmodels.cli.runs import image_shape
+
+#: Rows of an image flow's ``temperatures.png``: the base distribution's temperatures.
+GRID_TEMPERATURES = (0.5, 0.7, 0.85, 1.0)
+#: Toy densities whose entropy is known, so the KL gap to the truth is reported.
+KNOWN_ENTROPY = ("8gaussians", "checkerboard")
+
+
+def bounds(x: np.ndarray) -> tuple[float, float, float, float]:
+    """A plot box around 2-D points: the 0.5-99.5 percentiles plus 15 %."""
+    lo, hi = np.percentile(x, [0.5, 99.5], axis=0)
+    pad = 0.15 * (hi - lo)
+    return (lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1])
+
+
+def flow_figures(model: Any, config: dict[str, Any], train_x: np.ndarray | None,
+                 samples: np.ndarray, out: str, temperature: float = 1.0) -> None:
+    """2-D: ``density.png`` and ``samples.png``; images: ``samples.png`` and
+    ``temperatures.png`` (a row of samples per :data:`GRID_TEMPERATURES`)."""
+    import tensorflow as tf
+
+    from tfp_genmodels import plots
+
+    label = f"{config['model']} on {config['data']}" + (
+        f", T = {temperature:g}" if temperature != 1.0 else "")
+    if config["event_shape"] == [2]:
+        box = bounds(samples if train_x is None else train_x)
+        if train_x is not None:
+            _io.save_figure(os.path.join(out, "density.png"), plots.density_figure(
+                tf.function(model.log_prob), title=label, bounds=box))
+        _io.save_figure(os.path.join(out, "samples.png"), plots.scatter_figure(
+            samples, reference=None if train_x is None else train_x[:2000], title=label,
+            bounds=box))
+    elif config["pixel_levels"] is not None:
+        shape = image_shape(config)
+        images = samples.reshape(len(samples), *shape)
+        vmax = config["pixel_levels"] - 1
+        _io.save_figure(os.path.join(out, "samples.png"), plots.image_grid_figure(
+            images[:64], title=label, vmax=vmax))
+        # Glow's reduced-temperature sampling: one row per temperature.
+        grid = np.concatenate([np.asarray(model.sample(8, temperature=t, seed=i)).reshape(
+            8, *shape) for i, t in enumerate(GRID_TEMPERATURES)])
+        _io.save_figure(os.path.join(out, "temperatures.png"), plots.image_grid_figure(
+            grid, title=f"{config['model']} on {config['data']}: rows T = "
+            + ", ".join(f"{t:g}" for t in GRID_TEMPERATURES), vmax=vmax,
+            row_labels=[f"T={t:g}" for t in GRID_TEMPERATURES]))
+
+
+def _evaluate(model: Any, x: np.ndarray, batch_size: int) -> dict[str, float]:
+    result = model.evaluate(x, batch_size=batch_size, verbose=0, return_dict=True)
+    return {"nll": float(result["loss"]), "bits_per_dim": float(result["bits_per_dim"])}
+
+
+def flow_results(model: Any, config: dict[str, Any], args: argparse.Namespace,
+                 train_x: np.ndarray, val_x: np.ndarray, test_x: np.ndarray,
+                 out: str) -> dict[str, Any]:
+    """NLL and bits/dim per split, the KL gap where the truth is known, and the figures."""
+    results: dict[str, Any] = {split: _evaluate(model, x, args.batch_size) for split, x in
+                               (("train", train_x), ("validation", val_x), ("test", test_x))}
+    if args.data in KNOWN_ENTROPY:
+        entropy = data.toy_entropy(args.data)
+        results["true_entropy"] = entropy
+        results["kl_gap"] = results["test"]["nll"] - entropy
+    samples = np.asarray(model.sample(1000 if config["event_shape"] == [2] else 64,
+                                      seed=args.seed))
+    flow_figures(model, config, train_x, samples, out)
+    return results
+
+
+def vae_results(model: Any, config: dict[str, Any], args: argparse.Namespace,
+                train_x: np.ndarray, val_x: np.ndarray, test_x: np.ndarray, out: str,
+                test_labels: np.ndarray | None) -> dict[str, Any]:
+    """The bounds per split (IWAE NLL on test), collapse diagnostics and the figures."""
+    from tfp_genmodels.vae import report
+    from tfp_genmodels.vae.diagnostics import format_table
+
+    results: dict[str, Any] = {
+        "train": report.bound_metrics(model, train_x),
+        "validation": report.bound_metrics(model, val_x),
+        "test": report.bound_metrics(model, test_x, iwae_samples=args.iwae_samples)}
+    results["test"]["nll"] = results["test"].get("iwae_nll", -results["test"]["elbo"])
+    results["test"]["bits_per_dim"] = results["test"].get(
+        "iwae_bits_per_dim", results["test"]["neg_elbo_bits_per_dim"])
+    diag = model.diagnostics(test_x[:500])
+    print(format_table(diag))
+    results["diagnostics"] = diag
+    levels = config["pixel_levels"]
+    vmax = None if levels is None else (1.0 if config["likelihood"] == "bernoulli"
+                                        else levels - 1)
+    report.write_figures(model, test_x, test_labels, out, vmax,
+                         f"VAE on {config['data']}")
+    return results

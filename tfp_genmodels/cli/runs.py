@@ -1,0 +1,172 @@
+"""A run directory: its data, the model it trains, and how the model is saved and loaded.
+
+``train`` writes ``config.json`` (the data side of the run: which data,
+whether images were flattened, the pixel levels, the recipe) and
+``model.keras``, the model in Keras' own format: its Keras config
+(``get_config``) and every weight. ``sample`` and ``export`` load
+``model.keras`` with ``tf_keras.models.load_model``, so a run needs no
+builder of its own to be read back. Runs written by version 0.1.0
+(``weights/``, a TensorFlow checkpoint) are still read: the model is rebuilt
+from ``config.json`` and the checkpoint restored into it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from tfp_genmodels import _io, _registry, data
+from tfp_genmodels.cli.errors import CLIError
+
+MODEL_FILE = "model.keras"
+LEGACY_WEIGHTS = "weights"  # 0.1.0: a TF checkpoint, rebuilt from config.json
+#: 28x28 images in 256 levels: a VAE models them as binarised pixels (Bernoulli).
+BINARISED_DATASETS = ("mnist", "fashion_mnist")
+
+
+class Dataset(NamedTuple):
+    """The arrays of a run, with the pixel levels and image shape of image data."""
+
+    train: np.ndarray
+    validation: np.ndarray
+    test: np.ndarray
+    pixel_levels: int | None
+    image_shape: tuple[int, ...] | None
+    test_labels: np.ndarray | None = None
+
+
+def load_dataset(name: str, num_train: int, seed: int, mnist_path: str | None,
+                 data_path: str | None = None) -> Dataset:
+    """Toy data: ``num_train`` / ``num_train // 4`` / ``num_train // 4`` draws with seeds
+    ``seed``, ``seed + 1``, ``seed + 2``. Images: the fixed splits of the data module
+    (``data_path``: a directory with Fashion-MNIST's IDX files)."""
+    if name in data.TOY_DENSITIES:
+        n_eval = max(num_train // 4, 1)
+        return Dataset(data.toy_sample(name, num_train, seed=seed),
+                       data.toy_sample(name, n_eval, seed=seed + 1),
+                       data.toy_sample(name, n_eval, seed=seed + 2), None, None)
+    try:
+        if name == "fashion_mnist":
+            images = data.load_fashion_mnist(path=data_path)
+        elif name == "digits":
+            images = data.load_digits()
+        else:
+            images = data.load_mnist(path=mnist_path)
+    except ConnectionError as error:
+        if name == "fashion_mnist":  # its message already names the three ways
+            raise CLIError(f"--data fashion_mnist: {error}") from error
+        raise CLIError(f"--data {name}: the download failed ({str(error).split('. ')[0]}); "
+                       "this machine may be offline. Download mnist.npz elsewhere and pass "
+                       "--mnist-path /path/to/mnist.npz.") from error
+    return Dataset(images.train.x, images.validation.x, images.test.x, images.levels,
+                   images.event_shape, images.test.y)
+
+
+def run_config(args: argparse.Namespace, dataset: Dataset) -> dict[str, Any]:
+    """The JSON-serialisable description of a run that :func:`build_model` builds."""
+    image = dataset.image_shape is not None
+    if args.model in _registry.IMAGE_ONLY_RECIPES and not image:
+        raise CLIError(f"--model {args.model} needs image data; got --data {args.data}.")
+    common = {"model": args.model, "data": args.data, "seed": args.seed,
+              "pixel_levels": dataset.pixel_levels, "hidden_units": list(args.hidden_units)}
+    if args.model == "vae":
+        return {**common, "event_shape": list(dataset.train.shape[1:]), "flatten": False,
+                "likelihood": ("gaussian" if not image else
+                               "bernoulli" if args.data in BINARISED_DATASETS
+                               else "categorical"),
+                "latent_dim": args.latent_dim, "posterior": args.posterior,
+                "prior": args.prior, "beta": args.beta,
+                "kl_warmup_steps": args.kl_warmup_steps, "free_bits": args.free_bits,
+                "objective": args.objective, "num_samples": args.num_samples}
+    multiscale = image and args.model in _registry.MULTISCALE_RECIPES
+    event_shape = (list(dataset.image_shape) if multiscale else
+                   [int(np.prod(dataset.train.shape[1:]))])
+    return {**common, "event_shape": event_shape, "flatten": image and not multiscale,
+            "num_layers": args.num_layers, "num_scales": args.num_scales}
+
+
+def _build_vae(config: dict[str, Any]) -> Any:
+    """A VAE with the standard MLP encoder / decoder."""
+    from tfp_genmodels import vae
+    from tfp_genmodels.vae.networks import mlp_decoder, mlp_encoder
+
+    levels = config["pixel_levels"]
+    likelihood = config["likelihood"]
+    scale = 1.0 if levels is None or likelihood == "bernoulli" else 1.0 / (levels - 1)
+    hidden = tuple(config["hidden_units"])
+    return vae.VAE(config["latent_dim"], mlp_encoder(config["event_shape"], hidden, scale),
+                   mlp_decoder(config["latent_dim"], hidden[::-1]), likelihood=likelihood,
+                   pixel_levels=levels if likelihood == "categorical" else None,
+                   posterior=config["posterior"], prior=config["prior"],
+                   beta=config["beta"], kl_warmup_steps=config["kl_warmup_steps"],
+                   free_bits=config["free_bits"], objective=config["objective"],
+                   num_samples=config["num_samples"])
+
+
+def build_model(config: dict[str, Any]) -> Any:
+    """A new (untrained) model from a :func:`run_config` (or a 0.1.0 ``config.json``)."""
+    from tfp_genmodels import flows
+
+    if config["model"] == "vae":
+        return _build_vae(config)
+    kwargs: dict[str, Any] = {"event_shape": tuple(config["event_shape"]),
+                              "hidden_units": tuple(config["hidden_units"])}
+    if config["pixel_levels"] is not None:
+        kwargs.update(pixel_levels=config["pixel_levels"], pixel_format="integer")
+    if config.get("num_layers") is not None:
+        kwargs["num_layers"] = config["num_layers"]
+    num_scales = config.get("num_scales", config.get("num_levels"))  # 0.1.0: num_levels
+    if len(kwargs["event_shape"]) == 3:
+        kwargs["num_scales"] = num_scales
+    if config["model"] == "glow":
+        kwargs["seed"] = config["seed"]
+    return flows.RECIPES[config["model"]](**kwargs)
+
+
+def save_model(model: Any, run: str) -> None:
+    """Writes ``run/model.keras`` atomically (a reader sees the old file or the new)."""
+    with _io.atomic_path(os.path.join(run, MODEL_FILE), suffix=".keras") as tmp:
+        model.save(tmp)
+
+
+def _missing_weights(run: str) -> CLIError:
+    interrupted = os.path.isdir(os.path.join(run, "backup"))
+    return CLIError(f"--run {run} has no trained weights yet: " + (
+        "its training was interrupted. Continue it with the same `tfp-genmodels train` "
+        f"command plus --resume (options in {os.path.join(run, 'train_args.json')})."
+        if interrupted else "its training has not finished (or failed); train it first."))
+
+
+def load_run(run: str) -> tuple[Any, dict[str, Any]]:
+    """The trained model of a run directory and its ``config.json``."""
+    from tfp_genmodels._keras import keras
+
+    config_path = os.path.join(run, "config.json")
+    if not os.path.isfile(config_path):
+        raise CLIError(f"--run must be a directory written by `tfp-genmodels train`; "
+                       f"{config_path} does not exist.")
+    config = _io.read_json(config_path)
+    model_path = os.path.join(run, MODEL_FILE)
+    if os.path.isfile(model_path):
+        return keras.models.load_model(model_path), config
+    if os.path.isdir(os.path.join(run, LEGACY_WEIGHTS)):
+        model = build_model(config)
+        model.load_weights(os.path.join(run, LEGACY_WEIGHTS, "model")).expect_partial()
+        return model, config
+    raise _missing_weights(run)
+
+
+def image_shape(config: dict[str, Any]) -> list[int]:
+    """The ``[H, W, C]`` of one image of the run (flattened runs: a square, one channel)."""
+    if not config["flatten"]:
+        return config["event_shape"]
+    side = int(round(np.sqrt(config["event_shape"][0])))
+    return [side, side, 1]
+
+
+def as_model_input(x: np.ndarray, config: dict[str, Any]) -> np.ndarray:
+    """Images as the model takes them: flat vectors for a vector flow."""
+    return x.reshape(len(x), -1) if config["flatten"] else x
