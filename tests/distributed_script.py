@@ -9,6 +9,7 @@ the single-device and mirrored results (loss histories, final variables) for
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 
@@ -21,17 +22,19 @@ def main(out_path: str) -> None:
     import numpy as np
     import tf_keras as keras
 
-    from tfp_genmodels import data, flows, vae
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from tests import recipes
+    from tfp_genmodels import data, vae
 
-    x = data.toy_sample("moons", 512, seed=0).astype(np.float32)
     digits = data.load_digits()
 
-    def flow_run(strategy):
+    def flow_run(strategy, name):
         keras.utils.set_random_seed(0)
         with strategy.scope():
-            model = flows.RealNVP(event_shape=(2,), num_layers=4, hidden_units=(16,))
-            model.compile(keras.optimizers.SGD(0.05))
-        history = model.fit(x, batch_size=128, epochs=3, shuffle=False, verbose=0)
+            model = recipes.tiny(name)
+            model.compile(keras.optimizers.SGD(0.01 if recipes.is_image(name) else 0.05))
+        history = model.fit(recipes.training_data(name, 512), batch_size=128, epochs=2,
+                            shuffle=False, verbose=0)
         return {"replicas": strategy.num_replicas_in_sync,
                 "loss": [float(v) for v in history.history["loss"]],
                 "variables": [np.asarray(v).tolist() for v in model.trainable_variables]}
@@ -53,7 +56,8 @@ def main(out_path: str) -> None:
 
     mirrored = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     default = tf.distribute.get_strategy()
-    results = {"flow_single": flow_run(default), "flow_mirrored": flow_run(mirrored),
+    results = {"flow_single": {n: flow_run(default, n) for n in recipes.RECIPES},
+               "flow_mirrored": {n: flow_run(mirrored, n) for n in recipes.RECIPES},
                "vae_single": vae_run(default), "vae_mirrored": vae_run(mirrored)}
     with open(out_path, "w", encoding="utf-8") as f:
         json.dump(results, f)

@@ -5,6 +5,8 @@ losses never reach the weights; argument types; sample weights; Keras 3."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -12,16 +14,12 @@ import tf_keras as keras
 
 from tfp_genmodels import data, export, flows, vae
 from tfp_genmodels.callbacks import NonFiniteLossError
+from tests import recipes
 
 X = data.toy_sample("moons", 256, seed=0).astype(np.float32)
 WRONG_SHAPE = ValueError  # also from inside fit's graph: the message of an eager call
 
-VECTOR_FLOWS = {
-    "realnvp": lambda: flows.RealNVP(event_shape=(2,), num_layers=2, hidden_units=(8,)),
-    "nice": lambda: flows.NICE(event_shape=(2,), num_layers=2, hidden_units=(8,)),
-    "spline": lambda: flows.NeuralSplineFlow(event_shape=(2,), num_layers=2, hidden_units=(8,)),
-    "maf": lambda: flows.MAF(event_shape=(2,), num_layers=2, hidden_units=(8,)),
-}
+VECTOR_FLOWS = {name: functools.partial(recipes.tiny, name) for name in recipes.VECTOR_RECIPES}
 
 
 def _compiled(model, lr=1e-3, **kwargs):

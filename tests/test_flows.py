@@ -8,17 +8,10 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfp_genmodels import data, flows
+from tests import recipes
 from tests.bijector_checks import check_bijector, perturb_variables
 
-RECIPES = {
-    "nice": lambda **kw: flows.NICE(event_shape=(2,), num_layers=4, hidden_units=(16,), **kw),
-    "realnvp": lambda **kw: flows.RealNVP(event_shape=(2,), num_layers=4, hidden_units=(16,),
-                                          **kw),
-    "spline": lambda **kw: flows.NeuralSplineFlow(event_shape=(2,), num_layers=2,
-                                                  hidden_units=(16,), **kw),
-    "maf": lambda **kw: flows.MAF(event_shape=(2,), num_layers=3, hidden_units=(16,), **kw),
-    "iaf": lambda **kw: flows.IAF(event_shape=(2,), num_layers=3, hidden_units=(16,), **kw),
-}
+RECIPES = {name: recipes.RECIPES[name] for name in recipes.VECTOR_RECIPES}
 X = data.toy_sample("moons", 512, seed=0)
 
 
@@ -187,3 +180,9 @@ def test_configs_saved_before_a_new_default_keep_their_model(make, key, old_valu
     del config[key]
     old = type(model).from_config(config)
     assert getattr(old, key) == old_value
+
+
+def test_registry_covers_every_library_recipe():
+    """A recipe added to flows.RECIPES must get a line in tests/recipes.py."""
+    covered = {type(build()) for build in recipes.RECIPES.values()}
+    assert set(flows.RECIPES.values()) <= covered, set(flows.RECIPES.values()) - covered

@@ -9,19 +9,13 @@ import tensorflow_probability as tfp
 import tf_keras as keras
 
 from tfp_genmodels import data, flows, vae
+from tests import recipes
 from tests.bijector_checks import check_bijector, perturb_variables
 
 tfb = tfp.bijectors
 DIGITS = data.load_digits()
 X = DIGITS.train.x[:256]
-PIXELS = dict(pixel_levels=17, pixel_format="integer")
-
-IMAGE_RECIPES = {
-    "glow": lambda **kw: flows.Glow(event_shape=(8, 8, 1), num_scales=2, num_layers=2,
-                                    hidden_units=(16,), **{**PIXELS, **kw}),
-    "realnvp_multiscale": lambda **kw: flows.RealNVP(event_shape=(8, 8, 1), num_layers=2,
-                                                     hidden_units=(16,), **{**PIXELS, **kw}),
-}
+IMAGE_RECIPES = {name: recipes.RECIPES[name] for name in recipes.IMAGE_RECIPES}
 SEED = tf.constant([3, 4])
 
 

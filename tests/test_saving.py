@@ -8,6 +8,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfp_genmodels import data, flows, vae
+from tests import recipes
 from tests.bijector_checks import perturb_variables
 
 DIGITS = data.load_digits()
@@ -27,22 +28,17 @@ def _assert_same_variables(a, b):
         np.testing.assert_array_equal(np.asarray(u), np.asarray(v), err_msg=u.name)
 
 
-@pytest.mark.parametrize("name", ["glow", "realnvp_conditional", "maf", "nice"])
+@pytest.mark.parametrize("name", [*sorted(recipes.RECIPES), "realnvp_conditional"])
 def test_flow_round_trip_restores_log_prob_and_optimizer(name, tmp_path):
-    if name == "glow":
-        model = flows.Glow(event_shape=(8, 8, 1), num_scales=2, num_layers=1,
-                           hidden_units=(8,), pixel_levels=17, pixel_format="integer")
-        x, fit_data = DIGITS.test.x[:32], DIGITS.train.x[:128]
-        kwargs = {}
-    elif name == "realnvp_conditional":
-        model = flows.RealNVP(event_shape=(2,), num_layers=2, hidden_units=(8,),
-                              context_shape=(2,))
+    if name == "realnvp_conditional":
+        model = recipes.tiny("realnvp", context_shape=(2,))
         context = np.eye(2, dtype=np.float32)[np.arange(256) % 2]
         x, fit_data, kwargs = MOONS[:32], (MOONS, context), {"context": context[:32]}
-    else:
-        cls = {"maf": flows.MAF, "nice": flows.NICE}[name]
-        model = cls(event_shape=(2,), num_layers=2, hidden_units=(8,))
-        x, fit_data, kwargs = MOONS[:32], MOONS, {}
+    else:  # images with two scales: the factor-out's variables are saved too
+        model = recipes.tiny(name, **({"num_scales": 2} if recipes.is_image(name) else {}))
+        fit_data = recipes.training_data(name, 128)
+        x = DIGITS.test.x[:32] if recipes.is_image(name) else MOONS[:32]
+        kwargs = {}
     model.compile(keras.optimizers.Adam(1e-2))
     model.fit(fit_data, batch_size=64, epochs=1, verbose=0)
     perturb_variables(model.flow, 0.05, seed=0)  # every variable away from its initial value

@@ -4,6 +4,8 @@ through our bijectors (issue: no silent wrong answers, parts 1 and 2)."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -12,22 +14,22 @@ import tf_keras as keras
 
 from tfp_genmodels import bijectors as B
 from tfp_genmodels import flows, vae
+from tests import recipes
 from tests.bijector_checks import perturb_variables
 
 tfb, tfd = tfp.bijectors, tfp.distributions
 X4 = tf.constant([[0.5, 1.0, 0.2, 0.1], [0.1, -0.2, 0.3, 0.3]])
 
-FLOW_RECIPES = {
-    "realnvp": lambda: flows.RealNVP(event_shape=(4,), num_layers=2, hidden_units=(8,)),
-    "nice": lambda: flows.NICE(event_shape=(4,), num_layers=2, hidden_units=(8,)),
-    "spline": lambda: flows.NeuralSplineFlow(event_shape=(4,), num_layers=2, hidden_units=(8,)),
-    "maf": lambda: flows.MAF(event_shape=(4,), num_layers=2, hidden_units=(8,)),
-    "iaf": lambda: flows.IAF(event_shape=(4,), num_layers=2, hidden_units=(8,)),
-    "glow": lambda: flows.Glow(event_shape=(4, 4, 1), num_scales=1, num_layers=1,
-                               hidden_units=(8,), pixel_levels=None),
-    "realnvp_image": lambda: flows.RealNVP(event_shape=(4, 4, 1), num_layers=1, num_scales=1,
-                                           hidden_units=(8,), pixel_levels=None),
-}
+
+
+def _contract_flow(name):
+    """A tiny recipe on 4 dimensions (4x4x1 images, continuous: no pixel end)."""
+    if recipes.is_image(name):
+        return recipes.tiny(name, event_shape=(4, 4, 1), pixel_levels=None)
+    return recipes.tiny(name, event_shape=(4,))
+
+
+FLOW_RECIPES = {name: functools.partial(_contract_flow, name) for name in recipes.RECIPES}
 
 
 def _input_for(model):

@@ -64,6 +64,18 @@ def _glow_conditioner(shape, hidden_units, context_shape) -> B.ConvConditioner:
                              name="conditioner")
 
 
+def squeezed(shape: Sequence[int], steps: list[tfb.Bijector]) -> list[tfb.Bijector]:
+    """``steps`` (on the squeezed shape) between a squeeze and its inverse, TFP order.
+
+    Names follow TFP's forward (base -> data) direction, as ``tfb.Invert``'s
+    default does: base to data, ``squeeze`` maps ``[H, W, C] -> [H/2, W/2, 4C]``,
+    the steps run, and ``invert_squeeze`` restores ``[H, W, C]``; data to base,
+    the other way round. The chain's event shape stays ``shape``.
+    """
+    return [tfb.Invert(B.Squeeze(event_shape=shape), name="invert_squeeze"), *steps,
+            B.Squeeze(event_shape=shape, name="squeeze")]
+
+
 def glow_level(shape, level: int, num_scales: int, num_layers: int,
                hidden_units: Sequence[int], context_shape, seed: int) -> list:
     """One Glow level on ``shape`` (data -> base), with the finer levels nested inside.
@@ -76,7 +88,7 @@ def glow_level(shape, level: int, num_scales: int, num_layers: int,
     level on ``z_1``; unsqueeze.
     """
     sq = _squeezed(shape)
-    out = [tfb.Invert(B.Squeeze(event_shape=shape), name="squeeze")]
+    out = []
     for s in range(num_layers):
         out += [B.ActNorm(sq, name=f"act_norm_{s}"),
                 B.InvertibleConv1x1(sq, seed=seed + 1000 * level + s, name=f"conv1x1_{s}"),
@@ -89,8 +101,7 @@ def glow_level(shape, level: int, num_scales: int, num_layers: int,
         inner = glow_level((sq[0], sq[1], sq[2] // 2), level + 1, num_scales, num_layers,
                            hidden_units, context_shape, seed)
         out.append(_factor_out(sq, inner, f"level_{level + 1}"))
-    out.append(B.Squeeze(event_shape=shape, name="unsqueeze"))
-    return out
+    return squeezed(shape, out)
 
 
 def realnvp_scale(shape, scale: int, num_scales: int, num_layers: int,
@@ -110,10 +121,7 @@ def realnvp_scale(shape, scale: int, num_scales: int, num_layers: int,
         return couplings(shape, "checkerboard", num_layers + 1)
     sq = _squeezed(shape)
     out = couplings(shape, "checkerboard", num_layers)
-    out.append(tfb.Invert(B.Squeeze(event_shape=shape), name="squeeze"))
-    out += couplings(sq, "channel", num_layers)
     inner = realnvp_scale((sq[0], sq[1], sq[2] // 2), scale + 1, num_scales, num_layers,
                           hidden_units, context_shape)
-    out.append(_factor_out(sq, inner, f"scale_{scale + 1}"))
-    out.append(B.Squeeze(event_shape=shape, name="unsqueeze"))
-    return out
+    return out + squeezed(shape, [*couplings(sq, "channel", num_layers),
+                                  _factor_out(sq, inner, f"scale_{scale + 1}")])
