@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: test demo docs bench install clean
+.PHONY: test demo docs lint bench install clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,16 @@ demo: $(STAMP)
 		$(DEMO) export --run runs/demo/$$run --out runs/demo/serving/$$run --version 1 \
 			--overwrite || exit 1; done
 	@echo "make demo: wrote runs/demo/ (metrics.json, figures, weights per run; SavedModels in runs/demo/serving/)"
+
+# Lint: ruff with the rules in pyproject.toml (pyflakes, import order, pyupgrade,
+# docstrings and return annotations on public names).
+LINT_STAMP := $(VENV)/.lint-stamp
+$(LINT_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e ".[lint]"
+	touch $(LINT_STAMP)
+
+lint: $(LINT_STAMP)
+	$(VENV)/bin/ruff check .
 
 # The documentation site (MkDocs): site/. Fails on any warning.
 DOCS_STAMP := $(VENV)/.docs-stamp

@@ -66,7 +66,6 @@ EVAL_BATCH = 500  # divides the 10,000 test images (tfb.Glow needs a static batc
 
 def _build(name: str, args):
     """``(log_prob, variables)``: a function of a static-shape batch in [0, 1]."""
-    import numpy as np
     import tensorflow as tf
     import tensorflow_probability as tfp
 

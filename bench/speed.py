@@ -33,14 +33,13 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import _tfp_baselines  # noqa: E402  (bench/ is the script's directory)
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tensorflow_probability as tfp  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
 from tfp_genmodels import flows  # noqa: E402
-
-import _tfp_baselines  # noqa: E402  (bench/ is the script's directory)
 
 tfb, tfd = tfp.bijectors, tfp.distributions
 

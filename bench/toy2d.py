@@ -36,10 +36,10 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import _tfp_baselines as tfp_flows  # noqa: E402
 import numpy as np  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
-import _tfp_baselines as tfp_flows  # noqa: E402
 from tfp_genmodels import data, flows  # noqa: E402
 
 

@@ -6,7 +6,9 @@ draws digits of class c. Prints the test bits/dim with the true labels and
 with shuffled labels (a conditional model must prefer the true ones), and
 writes one row of samples per class.
 
-Run: python examples/conditional_digits.py [--epochs 40] [--out runs/examples/conditional_digits.png]
+Run:
+    python examples/conditional_digits.py [--epochs 40] \
+        [--out runs/examples/conditional_digits.png]
 """
 
 from __future__ import annotations

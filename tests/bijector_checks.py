@@ -30,7 +30,7 @@ and what TFP holds its own bijectors to (``bijector_properties_test.py``,
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf

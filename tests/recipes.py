@@ -9,7 +9,7 @@ that needs another size overrides keywords: ``RECIPES["glow"](num_layers=1)``.
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -53,7 +53,7 @@ def tiny(name: str, **kwargs) -> flows.FlowModel:
     return RECIPES[name](**{**small, "hidden_units": (8,), **kwargs})
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _digits() -> data.ImageData:
     return data.load_digits()
 

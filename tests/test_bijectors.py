@@ -7,8 +7,8 @@ import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_genmodels import bijectors as B
 from tests.bijector_checks import check_bijector, perturb_variables
+from tfp_genmodels import bijectors as B
 
 tfb, tfd = tfp.bijectors, tfp.distributions
 RNG = np.random.default_rng(1234)
@@ -91,27 +91,33 @@ CASES = {
                                               context_shape=[2], dtype=d), SPLINE_NOISE),
         RNG.uniform(-3, 3, size=(N, 2, 2, 2)), 3, {"context": RNG.normal(size=(N, 2))}, False),
     "actnorm_vector": (lambda d: _actnorm(d, [3]), RNG.normal(size=(N, 3)), 1, None, False),
-    "actnorm_image": (lambda d: _actnorm(d, [2, 3, 2]), RNG.normal(size=(N, 2, 3, 2)), 3, None, False),
+    "actnorm_image": (lambda d: _actnorm(d, [2, 3, 2]), RNG.normal(size=(N, 2, 3, 2)), 3,
+                      None, False),
     "invertible_linear": (lambda d: _perturbed(B.InvertibleLinear([5], seed=3, dtype=d)),
                           RNG.normal(size=(N, 5)), 1, None, False),
     "invertible_conv1x1": (lambda d: _perturbed(B.InvertibleConv1x1([2, 2, 3], seed=4, dtype=d)),
                            RNG.normal(size=(N, 2, 2, 3)), 3, None, False),
     "squeeze": (lambda d: B.Squeeze(), RNG.normal(size=(N, 4, 2, 3)), 3, None, False),
-    "squeeze_factor3": (lambda d: B.Squeeze(factor=3), RNG.normal(size=(N, 3, 6, 1)), 3, None, False),
+    "squeeze_factor3": (lambda d: B.Squeeze(factor=3), RNG.normal(size=(N, 3, 6, 1)), 3,
+                        None, False),
     "logit": (lambda d: B.Logit(alpha=0.05), RNG.uniform(0, 1, size=(N, 3)), 1, None, False),
     "logit_no_alpha": (lambda d: B.Logit(alpha=0.0), RNG.uniform(0.01, 0.99, size=(N, 3)), 1,
                        None, False),
-    "dequantize": (lambda d: B.Dequantize(256), RNG.uniform(0, 1, size=(N, 3)), 1, None, False),
-    "planar": (lambda d: B.Planar(*_params(d, [3], [3], [])), RNG.normal(size=(N, 3)), 1, None, False),
+    "dequantize": (lambda d: B.Dequantize(256), RNG.uniform(0, 1, size=(N, 3)), 1, None,
+                   False),
+    "planar": (lambda d: B.Planar(*_params(d, [3], [3], [])), RNG.normal(size=(N, 3)), 1,
+               None, False),
     "planar_amortised": (lambda d: B.Planar(*_params(d, [N, 3], [N, 3], [N])),
                          RNG.normal(size=(N, 3)), 1, None, True),
-    "radial": (lambda d: B.Radial(*_params(d, [3], [], [])), RNG.normal(size=(N, 3)), 1, None, False),
+    "radial": (lambda d: B.Radial(*_params(d, [3], [], [])), RNG.normal(size=(N, 3)), 1,
+               None, False),
     "radial_amortised": (lambda d: B.Radial(*_params(d, [N, 4], [N], [N])),
                          RNG.normal(size=(N, 4)), 1, None, True),
     "factor_out": (lambda d: B.FactorOut(_factor_out_inner(d), event_shape=[2, 2, 4]),
-                   RNG.normal(size=(N, 2, 2, 4)), 3, {"coupling": {"context": RNG.normal(size=(N, 2))}},
-                   False),
-    "householder": (lambda d: B.Householder(*_params(d, [4])), RNG.normal(size=(N, 4)), 1, None, False),
+                   RNG.normal(size=(N, 2, 2, 4)), 3,
+                   {"coupling": {"context": RNG.normal(size=(N, 2))}}, False),
+    "householder": (lambda d: B.Householder(*_params(d, [4])), RNG.normal(size=(N, 4)), 1,
+                    None, False),
 }
 
 
@@ -309,7 +315,9 @@ def test_rational_quadratic_spline_matches_tfp_inside_the_bound():
     """Our spline is TFP's ``tfb.RationalQuadraticSpline`` with the same knots and
     slopes: forward, inverse and log-derivative agree on [-B, B] (float64)."""
     from tfp_genmodels.bijectors.rational_quadratic import (
-        _spline_parameters, rational_quadratic_spline)
+        _spline_parameters,
+        rational_quadratic_spline,
+    )
     rng = np.random.default_rng(3)
     bound, num_bins, n = 2.5, 6, 400
     params = tf.constant(rng.normal(scale=2.0, size=(n, 3 * num_bins - 1)))

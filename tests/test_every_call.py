@@ -12,9 +12,9 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
+from tests import recipes
 from tfp_genmodels import data, export, flows, vae
 from tfp_genmodels.callbacks import NonFiniteLossError
-from tests import recipes
 
 X = data.toy_sample("moons", 256, seed=0).astype(np.float32)
 WRONG_SHAPE = ValueError  # also from inside fit's graph: the message of an eager call

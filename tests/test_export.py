@@ -13,9 +13,9 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from tfp_genmodels import data, export, flows, vae
 from tests import recipes
 from tests.bijector_checks import perturb_variables
+from tfp_genmodels import data, export, flows, vae
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DIGITS = data.load_digits()

@@ -7,9 +7,9 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from tfp_genmodels import data, flows
 from tests import recipes
 from tests.bijector_checks import check_bijector, perturb_variables
+from tfp_genmodels import data, flows
 
 RECIPES = {name: recipes.RECIPES[name] for name in recipes.VECTOR_RECIPES}
 X = data.toy_sample("moons", 512, seed=0)

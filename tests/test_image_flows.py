@@ -8,9 +8,9 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 import tf_keras as keras
 
-from tfp_genmodels import data, flows, vae
 from tests import recipes
 from tests.bijector_checks import check_bijector, perturb_variables
+from tfp_genmodels import data, flows, vae
 
 tfb = tfp.bijectors
 DIGITS = data.load_digits()

@@ -18,6 +18,7 @@ def test_import_is_lazy_and_prints_nothing():
 
 def test_public_bijector_api():
     import tensorflow_probability as tfp
+
     from tfp_genmodels import bijectors
     names = ["AffineCoupling", "AdditiveCoupling", "SplineCoupling", "ActNorm",
              "InvertibleConv1x1", "InvertibleLinear", "Squeeze", "Logit", "Dequantize",

@@ -7,9 +7,9 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from tfp_genmodels import data, flows, vae
 from tests import recipes
 from tests.bijector_checks import perturb_variables
+from tfp_genmodels import data, flows, vae
 
 DIGITS = data.load_digits()
 MOONS = data.toy_sample("moons", 256, seed=0).astype(np.float32)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import pathlib
 import re
 
-import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_probability as tfp

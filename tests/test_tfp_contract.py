@@ -12,10 +12,10 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 import tf_keras as keras
 
-from tfp_genmodels import bijectors as B
-from tfp_genmodels import flows, vae
 from tests import recipes
 from tests.bijector_checks import perturb_variables
+from tfp_genmodels import bijectors as B
+from tfp_genmodels import vae
 
 tfb, tfd = tfp.bijectors, tfp.distributions
 X4 = tf.constant([[0.5, 1.0, 0.2, 0.1], [0.1, -0.2, 0.3, 0.3]])

@@ -9,7 +9,7 @@ reading data or ``--help`` does not pay for importing TensorFlow.
 from __future__ import annotations
 
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -12,7 +12,8 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 

@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import sys
 
-import tf_keras as keras  # Keras 2; `tf.keras` is Keras 3 in TensorFlow >= 2.16
-
 KERAS3_HELP = (
     "tfp_genmodels is built on tf_keras (Keras 2), because tfp.layers needs it, and "
     "Keras 3 objects (from `tf.keras` or `import keras` in TensorFlow >= 2.16) cannot be "

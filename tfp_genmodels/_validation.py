@@ -7,7 +7,7 @@ graph; the input checks below them also add run-time checks to the graph.
 
 from __future__ import annotations
 
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -15,10 +15,15 @@ import tensorflow as tf
 # The Python-time argument checks live in `_args` (NumPy only, so that `data` and
 # the CLI parser can use them without importing TensorFlow); re-exported here.
 from tfp_genmodels._args import (  # noqa: F401
-    int_arg, nonnegative_float_arg, nonnegative_int_arg, positive_float_arg, positive_int_arg)
+    int_arg,
+    nonnegative_float_arg,
+    nonnegative_int_arg,
+    positive_float_arg,
+    positive_int_arg,
+)
 
 #: What a parameter accepts: anything ``tf.convert_to_tensor`` takes.
-TensorLike = Union[tf.Tensor, tf.Variable, np.ndarray, float, Sequence[float]]
+TensorLike = tf.Tensor | tf.Variable | np.ndarray | float | Sequence[float]
 
 
 def event_shape_arg(event_shape: Sequence[int] | tf.TensorShape,

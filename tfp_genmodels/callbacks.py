@@ -19,6 +19,7 @@ import math
 import os
 
 import tensorflow as tf
+
 from tfp_genmodels._keras import keras
 
 
@@ -44,10 +45,10 @@ class NonFiniteLossGuard(keras.callbacks.Callback):
         self.backup_dir = backup_dir
         self._epoch = 0
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch, logs=None) -> None:
         self._epoch = epoch
 
-    def on_train_batch_end(self, batch, logs=None):
+    def on_train_batch_end(self, batch, logs=None) -> None:
         loss = (logs or {}).get("loss")
         if loss is None or math.isfinite(float(loss)):
             return
@@ -80,5 +81,5 @@ class EpochRecorder(keras.callbacks.Callback):
         super().__init__()
         self.epochs: list[int] = []
 
-    def on_epoch_begin(self, epoch, logs=None):
+    def on_epoch_begin(self, epoch, logs=None) -> None:
         self.epochs.append(epoch)

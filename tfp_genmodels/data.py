@@ -35,11 +35,14 @@ from __future__ import annotations
 
 import math
 import os
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
 from tfp_genmodels import _args, _idx
+
+if TYPE_CHECKING:  # TensorFlow is imported inside the functions that need it
+    import tensorflow as tf
 
 TOY_DENSITIES = ("moons", "8gaussians", "checkerboard", "rings", "pinwheel", "2spirals",
                  "circles", "swissroll", "banana", "ringmix", "funnel", "gaussmix")
@@ -212,6 +215,8 @@ class Split(NamedTuple):
 
 
 class ImageData(NamedTuple):
+    """An image dataset: train / validation / test splits, event shape and pixel levels."""
+
     train: Split
     validation: Split
     test: Split
@@ -379,7 +384,7 @@ def _image_data(x_train, y_train, x_test, y_test, num_validation: int, levels: i
                      Split(x_test, y_test), levels=levels)
 
 
-def dynamic_binarization(x, seed: int | None = None):
+def dynamic_binarization(x, seed: int | None = None) -> tf.data.Dataset:
     """A ``tf.data.Dataset`` that redraws binary pixels ``b ~ Bernoulli(x / 255)`` every epoch.
 
     Dynamic binarisation (as in Burda et al., 2016): each pass over MNIST sees

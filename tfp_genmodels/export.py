@@ -50,8 +50,7 @@ from typing import TYPE_CHECKING
 
 import tensorflow as tf
 
-from tfp_genmodels import _io
-from tfp_genmodels import _validation
+from tfp_genmodels import _io, _validation
 from tfp_genmodels.bijectors.dequantize import bits_per_dim
 
 if TYPE_CHECKING:
@@ -62,7 +61,7 @@ if TYPE_CHECKING:
 SEED = (20240, 1)
 
 
-def save_for_serving(model: "FlowModel | VAE", path: str, version: int | None = None,
+def save_for_serving(model: FlowModel | VAE, path: str, version: int | None = None,
                      overwrite: bool = False,
                      *, log_likelihood_samples: int = 100, encode_samples: int = 64,
                      sample_temperature: float = 1.0) -> str:

@@ -7,7 +7,7 @@ global state (safe in scripts and servers, no display needed); save it with
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -47,7 +47,7 @@ def density_figure(log_prob: Callable[[np.ndarray], np.ndarray], title: str = ""
 def scatter_figure(samples: np.ndarray, reference: np.ndarray | None = None,
                    title: str = "", bounds: Sequence[float] = (-4.0, 4.0, -4.0, 4.0),
                    labels: np.ndarray | None = None) -> Figure:
-    """Scatter of 2-D ``samples`` (optionally over ``reference`` data, or coloured by ``labels``)."""
+    """Scatter of 2-D ``samples`` (over ``reference`` data, or coloured by ``labels``)."""
     samples = np.asarray(samples)
     fig = Figure(figsize=(4, 4))
     ax = fig.add_subplot()

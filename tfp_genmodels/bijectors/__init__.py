@@ -11,7 +11,11 @@ from tfp_genmodels.bijectors.affine_coupling import AffineCoupling
 from tfp_genmodels.bijectors.conditioners import ConvConditioner, DenseConditioner
 from tfp_genmodels.bijectors.coupling import CouplingBijector
 from tfp_genmodels.bijectors.dequantize import (
-    Dequantize, bits_per_dim, uniform_dequantize, unit_cube_to_discrete_log_prob)
+    Dequantize,
+    bits_per_dim,
+    uniform_dequantize,
+    unit_cube_to_discrete_log_prob,
+)
 from tfp_genmodels.bijectors.factor_out import FactorOut
 from tfp_genmodels.bijectors.householder import Householder
 from tfp_genmodels.bijectors.invertible_linear import InvertibleConv1x1, InvertibleLinear

@@ -33,7 +33,7 @@ class StatefulBijector:
         return id(self)
 
     @classmethod
-    def _parameter_properties(cls, dtype, num_classes=None):
+    def _parameter_properties(cls, dtype, num_classes=None) -> dict:
         # No tensor-valued constructor arguments: the batch shape is scalar.
         # Classes with tensor parameters (Planar, ...) override this.
         return {}

@@ -11,8 +11,13 @@ which :func:`values_to_check` and :func:`finite_assertions` serve.
 from __future__ import annotations
 
 import tensorflow as tf
-from tfp_genmodels._tfp_compat import (ParameterProperties, common_dtype,
-                                       convert_nonref_to_tensor, is_ref)
+
+from tfp_genmodels._tfp_compat import (
+    ParameterProperties,
+    common_dtype,
+    convert_nonref_to_tensor,
+    is_ref,
+)
 
 
 def convert_params(names_and_values: dict, dtype=None) -> tuple[tf.DType, dict]:

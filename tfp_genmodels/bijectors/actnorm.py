@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -77,7 +77,8 @@ class ActNorm(GreedyLogDetBijector):
 
     def _parameter_control_dependencies(self, is_init):
         # A scale of 0 or inf (log-scale -inf / inf) is not invertible.
-        return _params.finite_assertions(self, is_init, {"loc": self.loc, "log_scale": self.log_scale})
+        return _params.finite_assertions(self, is_init,
+                                         {"loc": self.loc, "log_scale": self.log_scale})
 
     def initialize(self, y: tf.Tensor) -> None:
         """Sets ``loc`` and ``log_scale`` from the data batch ``y`` (data space)."""

@@ -21,9 +21,10 @@ the flattened batch and ``P`` the number of parameters per element:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
+
 from tfp_genmodels._keras import keras
 
 
@@ -60,7 +61,7 @@ class DenseConditioner(keras.layers.Layer):
         # Build now so the variables exist before the first (possibly traced) call.
         self.build(tf.TensorShape([None, self.input_dim]))
 
-    def build(self, input_shape):
+    def build(self, input_shape) -> None:
         width = self.input_dim + (self.context_dim or 0)
         for layer in self.hidden:
             layer.build(tf.TensorShape([None, width]))
@@ -125,7 +126,7 @@ class ConvConditioner(keras.layers.Layer):
                                        name="params")
         self.build(tf.TensorShape([None, h, w, c]))
 
-    def build(self, input_shape):
+    def build(self, input_shape) -> None:
         h, w, c = self.event_shape
         width = c + (self.context_dim or 0)
         for layer in self.hidden:

@@ -24,7 +24,7 @@ masks multiply instead, so a convolutional conditioner keeps the layout.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import tensorflow as tf

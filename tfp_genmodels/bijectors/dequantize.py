@@ -67,7 +67,7 @@ class Dequantize(tfb.Bijector):
                              name=scope_name)
 
     @classmethod
-    def _parameter_properties(cls, dtype, num_classes=None):
+    def _parameter_properties(cls, dtype, num_classes=None) -> dict:
         return {}  # Python-number parameters only: scalar batch shape
 
     @property
@@ -75,7 +75,7 @@ class Dequantize(tfb.Bijector):
         return self._num_levels
 
     @classmethod
-    def _is_increasing(cls, **kwargs):
+    def _is_increasing(cls, **kwargs) -> bool:
         return True
 
     def _range_checks(self, t, upper, name):

@@ -27,15 +27,14 @@ identity.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_genmodels import _validation
-from tfp_genmodels.bijectors.rational_quadratic import (
-    num_spline_params, rational_quadratic_spline)
+from tfp_genmodels.bijectors.rational_quadratic import num_spline_params, rational_quadratic_spline
 
 tfb = tfp.bijectors
 
@@ -67,10 +66,10 @@ class ShiftMap(ElementwiseMap):
 
     num_params = 1
 
-    def forward(self, x, params):
+    def forward(self, x, params) -> tf.Tensor:
         return x + params[..., 0], tf.zeros_like(x)
 
-    def inverse(self, y, params):
+    def inverse(self, y, params) -> tf.Tensor:
         return y - params[..., 0], tf.zeros_like(y)
 
 
@@ -86,14 +85,14 @@ class AffineMap(ElementwiseMap):
         self.log_scale_clamp = _validation.positive_float_arg(log_scale_clamp,
                                                               "log_scale_clamp")
 
-    def log_scale_and_shift(self, params):
+    def log_scale_and_shift(self, params) -> tuple[tf.Tensor, tf.Tensor]:
         return soft_clamp(params[..., 0], self.log_scale_clamp), params[..., 1]
 
-    def forward(self, x, params):
+    def forward(self, x, params) -> tf.Tensor:
         log_scale, shift = self.log_scale_and_shift(params)
         return x * tf.exp(log_scale) + shift, log_scale
 
-    def inverse(self, y, params):
+    def inverse(self, y, params) -> tf.Tensor:
         log_scale, shift = self.log_scale_and_shift(params)
         return (y - shift) * tf.exp(-log_scale), -log_scale
 
@@ -121,7 +120,7 @@ class SplineMap(ElementwiseMap):
         """Whether the spline is followed by the affine map."""
         return self._affine_map is not None
 
-    def forward(self, x, params):
+    def forward(self, x, params) -> tf.Tensor:
         n = self._num_spline_params
         y, log_det = rational_quadratic_spline(x, params[..., :n], self.bound)
         if self._affine_map is None:
@@ -129,7 +128,7 @@ class SplineMap(ElementwiseMap):
         y, affine_log_det = self._affine_map.forward(y, params[..., n:])
         return y, log_det + affine_log_det
 
-    def inverse(self, y, params):
+    def inverse(self, y, params) -> tf.Tensor:
         n = self._num_spline_params
         affine_log_det = 0.0
         if self._affine_map is not None:
@@ -156,11 +155,11 @@ class BijectorMap(ElementwiseMap):
                             f"(forward_min_event_ndims 0); got {bijector!r}.")
         return bijector
 
-    def forward(self, x, params):
+    def forward(self, x, params) -> tf.Tensor:
         bijector = self._bijector(params)
         return bijector.forward(x), bijector.forward_log_det_jacobian(x, event_ndims=0)
 
-    def inverse(self, y, params):
+    def inverse(self, y, params) -> tf.Tensor:
         bijector = self._bijector(params)
         return bijector.inverse(y), bijector.inverse_log_det_jacobian(y, event_ndims=0)
 

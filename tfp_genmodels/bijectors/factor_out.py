@@ -17,7 +17,7 @@ and the flow's base is one standard normal of the data's shape.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 import tensorflow_probability as tfp

@@ -5,11 +5,15 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_genmodels._validation import TensorLike
 from tfp_genmodels.bijectors._identity import StatefulBijector
 from tfp_genmodels.bijectors._params import (
-    check_same_event_size, check_vector_param, convert_params, parameter_properties,
-    values_to_check)
-from tfp_genmodels._validation import TensorLike
+    check_same_event_size,
+    check_vector_param,
+    convert_params,
+    parameter_properties,
+    values_to_check,
+)
 
 tfb = tfp.bijectors
 
@@ -51,7 +55,7 @@ class Householder(StatefulBijector, tfb.Bijector):
                              parameters=parameters, name=scope_name)
 
     @classmethod
-    def _parameter_properties(cls, dtype, num_classes=None):
+    def _parameter_properties(cls, dtype, num_classes=None) -> dict:
         return parameter_properties(v=1)
 
     def _parameter_control_dependencies(self, is_init):
@@ -65,7 +69,7 @@ class Householder(StatefulBijector, tfb.Bijector):
         return checks
 
     @property
-    def v(self):
+    def v(self) -> tf.Tensor:
         return self._v
 
     def _reflect(self, x, name):

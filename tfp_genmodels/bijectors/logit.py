@@ -50,7 +50,7 @@ class Logit(tfb.Bijector):
                              parameters=parameters, name=scope_name)
 
     @classmethod
-    def _parameter_properties(cls, dtype, num_classes=None):
+    def _parameter_properties(cls, dtype, num_classes=None) -> dict:
         return {}  # Python-number parameters only: scalar batch shape
 
     @property
@@ -58,7 +58,7 @@ class Logit(tfb.Bijector):
         return self._alpha
 
     @classmethod
-    def _is_increasing(cls, **kwargs):
+    def _is_increasing(cls, **kwargs) -> bool:
         return True
 
     def _domain_checks(self, x):

@@ -11,7 +11,7 @@ placed between layers so that the next one transforms the other coordinates.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow_probability as tfp

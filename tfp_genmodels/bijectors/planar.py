@@ -5,11 +5,15 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_genmodels._validation import TensorLike, nonnegative_int_arg, positive_int_arg
 from tfp_genmodels.bijectors._greedy import GreedyLogDetBijector
 from tfp_genmodels.bijectors._params import (
-    check_same_event_size, check_vector_param, convert_params, finite_assertions,
-    parameter_properties)
-from tfp_genmodels._validation import TensorLike, nonnegative_int_arg, positive_int_arg
+    check_same_event_size,
+    check_vector_param,
+    convert_params,
+    finite_assertions,
+    parameter_properties,
+)
 
 tfb = tfp.bijectors
 
@@ -75,22 +79,22 @@ class Planar(GreedyLogDetBijector):
                              dtype=dtype, parameters=parameters, name=scope_name)
 
     @classmethod
-    def _parameter_properties(cls, dtype, num_classes=None):
+    def _parameter_properties(cls, dtype, num_classes=None) -> dict:
         return parameter_properties(u=1, w=1, b=0)
 
     def _parameter_control_dependencies(self, is_init):
         return finite_assertions(self, is_init, {"u": self._u, "w": self._w, "b": self._b})
 
     @property
-    def u(self):
+    def u(self) -> tf.Tensor:
         return self._u
 
     @property
-    def w(self):
+    def w(self) -> tf.Tensor:
         return self._w
 
     @property
-    def b(self):
+    def b(self) -> tf.Tensor:
         return self._b
 
     def _constrained(self):

@@ -5,11 +5,15 @@ from __future__ import annotations
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_genmodels._validation import TensorLike
 from tfp_genmodels.bijectors._greedy import GreedyLogDetBijector
 from tfp_genmodels.bijectors._params import (
-    check_same_event_size, check_vector_param, convert_params, finite_assertions,
-    parameter_properties)
-from tfp_genmodels._validation import TensorLike
+    check_same_event_size,
+    check_vector_param,
+    convert_params,
+    finite_assertions,
+    parameter_properties,
+)
 
 tfb = tfp.bijectors
 
@@ -65,7 +69,7 @@ class Radial(GreedyLogDetBijector):
                              dtype=dtype, parameters=parameters, name=scope_name)
 
     @classmethod
-    def _parameter_properties(cls, dtype, num_classes=None):
+    def _parameter_properties(cls, dtype, num_classes=None) -> dict:
         return parameter_properties(center=1, alpha=0, beta=0)
 
     def _parameter_control_dependencies(self, is_init):

@@ -82,7 +82,8 @@ def rational_quadratic_spline(x: tf.Tensor, params: tf.Tensor, bound: float,
                               inverse: bool = False,
                               min_bin_width: float = DEFAULT_MIN_BIN_WIDTH,
                               min_bin_height: float = DEFAULT_MIN_BIN_HEIGHT,
-                              min_derivative: float = DEFAULT_MIN_DERIVATIVE):
+                              min_derivative: float = DEFAULT_MIN_DERIVATIVE
+                              ) -> tuple[tf.Tensor, tf.Tensor]:
     """Applies the spline (or its inverse) elementwise.
 
     Args:

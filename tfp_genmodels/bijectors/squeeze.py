@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -53,7 +53,7 @@ class Squeeze(tfb.Bijector):
                              name=scope_name)
 
     @classmethod
-    def _parameter_properties(cls, dtype, num_classes=None):
+    def _parameter_properties(cls, dtype, num_classes=None) -> dict:
         return {}  # Python-number parameters only: scalar batch shape
 
     @property

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from tfp_genmodels.cli.errors import CLIError, TrainingFailed
 from tfp_genmodels.cli.parser import check_writable, parse_args

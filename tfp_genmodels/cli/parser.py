@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 import warnings
-from typing import Callable, NoReturn
+from collections.abc import Callable
+from typing import NoReturn
 
 import numpy as np
 

@@ -3,12 +3,11 @@
 Direction follows TFP: ``forward`` maps the base (z) to the data (x).
 """
 
+from tfp_genmodels._registry import FLOW_RECIPES as _RECIPE_NAMES
 from tfp_genmodels.flows.autoregressive_flows import IAF, MAF
 from tfp_genmodels.flows.coupling_flows import NICE, NeuralSplineFlow, RealNVP
 from tfp_genmodels.flows.flow_model import FlowModel
 from tfp_genmodels.flows.glow import Glow
-
-from tfp_genmodels._registry import FLOW_RECIPES as _RECIPE_NAMES
 
 #: The recipes by their short (CLI) name: ``RECIPES["spline"] is NeuralSplineFlow``.
 RECIPES: dict[str, type[FlowModel]] = {key: globals()[name]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -60,7 +60,7 @@ class BoundedShiftAndLogScale(keras.layers.Layer):
         # The context routing reads this flag as it reads a MADE's.
         self._conditional = _tfp_compat.made_is_conditional(made)
 
-    def call(self, x, conditional_input=None):
+    def call(self, x, conditional_input=None) -> tf.Tensor:
         shift, raw = tf.unstack(self.made(x, conditional_input=conditional_input), 2, axis=-1)
         return shift, soft_clamp(raw, self.log_scale_clamp)
 
@@ -110,7 +110,7 @@ class MAF(FlowModel):
                                            name=f"inner_made_{index}")
         return tfb.Invert(maf, name=f"made_{index}")
 
-    def build_bijectors(self):
+    def build_bijectors(self) -> list[tfb.Bijector]:
         dim = self.event_shape[0]
         data_to_base = []
         for i in range(self.num_layers):
@@ -124,7 +124,7 @@ class MAF(FlowModel):
                 "hidden_units": self.hidden_units, "log_scale_clamp": self.log_scale_clamp}
 
     @classmethod
-    def from_config(cls, config: dict, custom_objects=None) -> "MAF":
+    def from_config(cls, config: dict, custom_objects=None) -> MAF:
         # A config saved before `log_scale_clamp` existed (0.1.0) describes an unbounded MAF.
         return cls(**{"log_scale_clamp": None, **config})
 

@@ -7,7 +7,7 @@ mixing layer between them, on a standard-normal base. Chain order is TFP's
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -149,7 +149,7 @@ class RealNVP(_VectorCouplingFlow):
         super().__init__(shape, num_layers, hidden_units, permutation, context_shape,
                          name, **kwargs)
 
-    def build_bijectors(self):
+    def build_bijectors(self) -> list[tfb.Bijector]:
         if len(self.event_shape) == 1:
             return super().build_bijectors()
         return multiscale.realnvp_scale(self.event_shape, 0, self.num_scales, self.num_layers,
@@ -237,6 +237,6 @@ class NeuralSplineFlow(_VectorCouplingFlow):
                 "affine": self.affine}
 
     @classmethod
-    def from_config(cls, config: dict, custom_objects=None) -> "NeuralSplineFlow":
+    def from_config(cls, config: dict, custom_objects=None) -> NeuralSplineFlow:
         # A config saved before `affine` existed (0.1.0) describes plain splines.
         return cls(**{"affine": False, **config})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -190,12 +190,12 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
             x, y = x
         return x, y, sample_weight
 
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None) -> tf.Tensor:
         x, context = (self._unpack(inputs)[:2] if isinstance(inputs, (tuple, list))
                       else (inputs, None))
         return self.log_prob(x, context)
 
-    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
+    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs) -> keras.callbacks.History:
         """``keras.Model.fit``; ``validation_data`` may also be a bare array of x.
 
         ``sample_weight`` (or a third element of each ``tf.data`` batch)
@@ -212,7 +212,7 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
 
     @property
-    def metrics(self):
+    def metrics(self) -> list[keras.metrics.Metric]:
         return [self.loss_tracker, self.bits_per_dim_tracker]
 
     def _update_metrics(self, log_prob, sample_weight=None):
@@ -223,7 +223,7 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
                                                sample_weight=sample_weight)
         return {m.name: m.result() for m in self.metrics}
 
-    def train_step(self, data):
+    def train_step(self, data) -> dict[str, tf.Tensor]:
         x, context, sample_weight = self._unpack(data)
         with tf.GradientTape() as tape:
             # Non-finite data is left to the non-finite policy (raise or skip).
@@ -232,7 +232,7 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         applied = _training.checked_gradient_step(self, tape, loss)
         return self._update_metrics(*_training.only_if(applied, log_prob, sample_weight))
 
-    def test_step(self, data):
+    def test_step(self, data) -> dict[str, tf.Tensor]:
         x, context, sample_weight = self._unpack(data)
         return self._update_metrics(self.log_prob(x, context), sample_weight)
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from tfp_genmodels import _args, _saving, _validation
 from tfp_genmodels.flows import multiscale
 from tfp_genmodels.flows.flow_model import FlowModel
+
+if TYPE_CHECKING:
+    from tensorflow_probability import bijectors as tfb
 
 
 @_saving.register
@@ -14,7 +18,8 @@ class Glow(FlowModel):
     """Glow: ``num_scales`` x ``num_layers`` of ActNorm -> 1x1 conv -> affine coupling.
 
     Data to base, each scale (the paper's "level") squeezes
-    ``[H, W, C] -> [H/2, W/2, 4C]``, runs ``num_layers`` flow steps (ActNorm with data-dependent init, an
+    ``[H, W, C] -> [H/2, W/2, 4C]``, runs ``num_layers`` flow steps (ActNorm
+    with data-dependent init, an
     LU-factored invertible 1x1 convolution, an affine coupling over channel
     halves with a zero-initialised convolutional conditioner), and, except at
     the last scale, splits off half of the channels ``z_2`` under a learned
@@ -77,7 +82,7 @@ class Glow(FlowModel):
         super().__init__(shape, context_shape=context_shape, pixel_levels=pixel_levels,
                          name=name, **kwargs)
 
-    def build_bijectors(self):
+    def build_bijectors(self) -> list[tfb.Bijector]:
         return multiscale.glow_level(self.event_shape, 0, self.num_scales, self.num_layers,
                                      self.hidden_units, self.context_shape, self.seed)
 

@@ -15,7 +15,7 @@ data) applies the last bijector first, so its inverse applies the first first.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import tensorflow_probability as tfp
 
@@ -34,6 +34,7 @@ def max_squeezes(event_shape: Sequence[int]) -> int:
 
 
 def check_squeezes(event_shape: Sequence[int], squeezes: int, arg: str, value: int) -> None:
+    """Raises ``ValueError`` (naming ``arg``) unless ``event_shape`` allows ``squeezes``."""
     possible = max_squeezes(event_shape)
     if squeezes > possible:
         raise ValueError(f"`{arg}`={value} needs {squeezes} squeezes (height and width "

@@ -15,14 +15,16 @@ A likelihood turns the decoder network's output into a distribution over
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
-from tfp_genmodels._registry import LIKELIHOODS
+
 from tfp_genmodels import _args
 from tfp_genmodels._keras import keras
+from tfp_genmodels._registry import LIKELIHOODS
 
 tfd = tfp.distributions
 

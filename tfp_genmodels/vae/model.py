@@ -30,15 +30,16 @@ bits) and ``elbo``.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_genmodels._registry import OBJECTIVES
 from tfp_genmodels import _args, _keras, _saving, _training, _validation
 from tfp_genmodels._keras import keras
+from tfp_genmodels._registry import OBJECTIVES
 from tfp_genmodels._validation import TensorLike
 from tfp_genmodels.bijectors.dequantize import bits_per_dim as _bits_per_dim
 from tfp_genmodels.vae.diagnostics import ACTIVE_THRESHOLD, collapse_diagnostics
@@ -263,11 +264,11 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         return distribution_mean(self.decode((1.0 - t) * z[0] + t * z[1]))
 
     # -- Keras -------------------------------------------------------------------------
-    def call(self, inputs, training=None):
+    def call(self, inputs, training=None) -> tf.Tensor:
         return self.elbo(inputs)
 
     @property
-    def metrics(self):
+    def metrics(self) -> list[keras.metrics.Metric]:
         return list(self.trackers.values())
 
     def current_beta(self) -> tf.Tensor:
@@ -307,7 +308,7 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
             self.trackers[key].update_state(value, sample_weight=size)
         return {k: m.result() for k, m in self.trackers.items()}
 
-    def train_step(self, data):
+    def train_step(self, data) -> dict[str, tf.Tensor]:
         x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         with tf.GradientTape() as tape:
             # Non-finite data is left to the non-finite policy (raise or skip).
@@ -317,12 +318,12 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         return self._update(*_training.only_if(
             applied, values, _training.batch_weight(x, sample_weight)))
 
-    def test_step(self, data):
+    def test_step(self, data) -> dict[str, tf.Tensor]:
         x, _, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         _, values = self._loss_and_metrics(x, tf.constant(self.beta), sample_weight)
         return self._update(values, _training.batch_weight(x, sample_weight))
 
-    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs):
+    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs) -> keras.callbacks.History:
         """``keras.Model.fit``; a bare-array ``validation_data`` is accepted, and the
         VampPrior's pseudo-inputs start from the first training examples.
 
@@ -352,7 +353,7 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
                 "decoder": keras.saving.serialize_keras_object(self.decoder)}
 
     @classmethod
-    def from_config(cls, config: dict, custom_objects=None) -> "VAE":
+    def from_config(cls, config: dict, custom_objects=None) -> VAE:
         config = dict(config)
         for key in ("encoder", "decoder"):
             config[key] = keras.saving.deserialize_keras_object(

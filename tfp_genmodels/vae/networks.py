@@ -6,7 +6,7 @@ plain MLPs of the VAE literature: the encoder rescales pixels to ``[0, 1]``.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from tfp_genmodels._keras import keras
 

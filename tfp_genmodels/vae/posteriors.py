@@ -16,13 +16,13 @@ forward log-dets: no inverse is needed to train.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import tensorflow as tf
 import tensorflow_probability as tfp
-from tfp_genmodels._registry import POSTERIORS
-from tfp_genmodels._keras import keras
 
+from tfp_genmodels._keras import keras
+from tfp_genmodels._registry import POSTERIORS
 from tfp_genmodels.bijectors import Planar
 from tfp_genmodels.bijectors.masks import reversal
 from tfp_genmodels.flows.autoregressive_flows import identity_made
@@ -112,7 +112,8 @@ class Posterior(keras.layers.Layer):
             return base
         return tfd.TransformedDistribution(base, tfb.Chain(steps[::-1]))
 
-    def sample_and_log_prob(self, features: tf.Tensor, num_samples: int, seed=None):
+    def sample_and_log_prob(self, features: tf.Tensor, num_samples: int, seed=None
+                            ) -> tuple[tf.Tensor, tf.Tensor]:
         """``z ~ q(z|x)`` (``[S, B, L]``, reparameterised) and ``log q(z|x)`` (``[S, B]``)."""
         base = self.base(features)
         z = base.sample(num_samples, seed=seed)

@@ -12,12 +12,13 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import tensorflow as tf
 import tensorflow_probability as tfp
-from tfp_genmodels._registry import PRIORS
+
 from tfp_genmodels._keras import keras
+from tfp_genmodels._registry import PRIORS
 
 tfd = tfp.distributions
 
