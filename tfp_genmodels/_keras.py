@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import sys
 
+import tf_keras as keras  # noqa: F401  (re-exported) Keras 2; `tf.keras` is Keras 3 in TF >= 2.16
+
 KERAS3_HELP = (
     "tfp_genmodels is built on tf_keras (Keras 2), because tfp.layers needs it, and "
     "Keras 3 objects (from `tf.keras` or `import keras` in TensorFlow >= 2.16) cannot be "
