@@ -34,7 +34,7 @@ demo: $(STAMP)
 	for run in moons digits_glow digits_vae; do \
 		$(DEMO) export --run runs/demo/$$run --out runs/demo/serving/$$run --version 1 \
 			--overwrite || exit 1; done
-	@echo "make demo: wrote runs/demo/ (metrics.json, figures, weights per run; SavedModels in runs/demo/serving/)"
+	@echo "make demo: wrote runs/demo/ (metrics.json, figures, model.keras per run; SavedModels in runs/demo/serving/)"
 
 # Lint: ruff with the rules in pyproject.toml (pyflakes, import order, pyupgrade,
 # docstrings and return annotations on public names).
