@@ -10,7 +10,7 @@ import argparse
 import os
 import warnings
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -22,8 +22,18 @@ MODELS: tuple[str, ...] = (*_registry.FLOW_RECIPES, "vae")
 IMAGE_DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist")
 DATASETS: tuple[str, ...] = data.TOY_DENSITIES + IMAGE_DATASETS
 
-#: Deprecated option -> its new name (0.1.0 called the scales "levels").
-RENAMED_OPTIONS: dict[str, str] = {"--num-levels": "--num-scales"}
+#: 0.1.0's option names (as ``train_args.json`` and ``config.json`` keys) -> their
+#: names now: 0.1.0 called the scales "levels".
+RENAMED_KEYS: dict[str, str] = {"num_levels": "num_scales"}
+#: The same renames as command-line options (``--num-levels`` -> ``--num-scales``).
+RENAMED_OPTIONS: dict[str, str] = {f"--{old.replace('_', '-')}": f"--{new.replace('_', '-')}"
+                                   for old, new in RENAMED_KEYS.items()}
+
+
+def upgrade_keys(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` (a saved run's config or training arguments) with 0.1.0's key names
+    replaced by today's (:data:`RENAMED_KEYS`)."""
+    return {RENAMED_KEYS.get(k, k): v for k, v in options.items()}
 
 
 class _Parser(argparse.ArgumentParser):

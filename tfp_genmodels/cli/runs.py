@@ -20,6 +20,7 @@ import numpy as np
 
 from tfp_genmodels import _io, _registry, data
 from tfp_genmodels.cli.errors import CLIError
+from tfp_genmodels.cli.parser import upgrade_keys
 
 MODEL_FILE = "model.keras"
 LEGACY_WEIGHTS = "weights"  # 0.1.0: a TF checkpoint, rebuilt from config.json
@@ -107,7 +108,8 @@ def _build_vae(config: dict[str, Any]) -> Any:
 
 
 def build_model(config: dict[str, Any]) -> Any:
-    """A new (untrained) model from a :func:`run_config` (or a 0.1.0 ``config.json``)."""
+    """A new (untrained) model from a :func:`run_config` (or an upgraded 0.1.0
+    ``config.json``, :func:`~tfp_genmodels.cli.parser.upgrade_keys`)."""
     from tfp_genmodels import flows
 
     if config["model"] == "vae":
@@ -118,9 +120,8 @@ def build_model(config: dict[str, Any]) -> Any:
         kwargs.update(pixel_levels=config["pixel_levels"], pixel_format="integer")
     if config.get("num_layers") is not None:
         kwargs["num_layers"] = config["num_layers"]
-    num_scales = config.get("num_scales", config.get("num_levels"))  # 0.1.0: num_levels
     if len(kwargs["event_shape"]) == 3:
-        kwargs["num_scales"] = num_scales
+        kwargs["num_scales"] = config["num_scales"]
     if config["model"] == "glow":
         kwargs["seed"] = config["seed"]
     return flows.RECIPES[config["model"]](**kwargs)
@@ -148,7 +149,7 @@ def load_run(run: str) -> tuple[Any, dict[str, Any]]:
     if not os.path.isfile(config_path):
         raise CLIError(f"--run must be a directory written by `tfp-genmodels train`; "
                        f"{config_path} does not exist.")
-    config = _io.read_json(config_path)
+    config = upgrade_keys(_io.read_json(config_path))
     model_path = os.path.join(run, MODEL_FILE)
     if os.path.isfile(model_path):
         return keras.models.load_model(model_path), config

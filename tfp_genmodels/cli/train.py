@@ -15,11 +15,10 @@ from tfp_genmodels import _io, data
 from tfp_genmodels._distribute import make_strategy
 from tfp_genmodels.cli import reports, runs
 from tfp_genmodels.cli.errors import CLIError, TrainingFailed
+from tfp_genmodels.cli.parser import upgrade_keys
 
 # Options that do not change what is trained (may differ on --resume).
 _RUN_ONLY_OPTIONS = ("command", "out", "resume", "verbose", "overwrite")
-# Option names of 0.1.0 in an old train_args.json -> their names now.
-_RENAMED_KEYS = {"num_levels": "num_scales"}
 
 
 def training_arguments(args: argparse.Namespace) -> dict[str, Any]:
@@ -42,7 +41,7 @@ def _check_resume(args: argparse.Namespace, backup_dir: str) -> None:
     if backup is None or not os.path.isfile(args_path):
         raise CLIError(f"--resume: {args.out} holds no interrupted run to continue "
                        f"(no {backup_dir}).")
-    before = {_RENAMED_KEYS.get(k, k): v for k, v in _io.read_json(args_path).items()}
+    before = upgrade_keys(_io.read_json(args_path))
     now = training_arguments(args)
     changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
     if changed:
