@@ -44,6 +44,11 @@ def _models():
     cases["realnvp"] = (realnvp, {"log_prob": {"x": MOONS}, "bits_per_dim": {"x": MOONS}},
                         {"log_prob": {"log_prob": realnvp.log_prob(MOONS)},
                          "bits_per_dim": {"bits_per_dim": realnvp.bits_per_dim(MOONS)}})
+    double = flows.RealNVP(event_shape=(2,), num_layers=2, hidden_units=(16,), dtype="float64")
+    perturb_variables(double.flow, 0.1, seed=1)
+    moons64 = MOONS.astype(np.float64)  # a float64 flow serves float64 signatures
+    cases["realnvp_float64"] = (double, {"log_prob": {"x": moons64}},
+                                {"log_prob": {"log_prob": double.log_prob(moons64)}})
     cond = flows.RealNVP(event_shape=(2,), num_layers=2, hidden_units=(16,), context_shape=(3,))
     perturb_variables(cond.flow, 0.1, seed=2)
     context = np.eye(3, dtype=np.float32)[np.arange(64) % 3]
@@ -119,7 +124,7 @@ def _check_loaded_without_tfp_keras_or_this_package(report, root):
     flow = ["bits_per_dim", "log_prob", "sample", "serving_default"]
     vae_sigs = ["decode", "elbo", "encode", "log_likelihood", "reconstruct", "sample",
                 "serving_default"]
-    for name in ("realnvp", "conditional", "glow"):
+    for name in ("realnvp", "realnvp_float64", "conditional", "glow"):
         assert report["signatures"][str(root / name / "1")] == flow
     for name in ("vae_full", "vae_planar"):
         assert report["signatures"][str(root / name / "1")] == vae_sigs

@@ -15,8 +15,8 @@ RECIPES = {name: recipes.RECIPES[name] for name in recipes.VECTOR_RECIPES}
 X = data.toy_sample("moons", 512, seed=0)
 
 
-def _perturbed(name):
-    model = RECIPES[name]()
+def _perturbed(name, **kw):
+    model = RECIPES[name](**kw)
     perturb_variables(model.flow, scale=0.1, seed=1)
     return model
 
@@ -55,10 +55,15 @@ def test_every_variable_is_tracked_and_gets_a_gradient(name):
 
 @pytest.mark.parametrize("name", sorted(RECIPES))
 def test_flow_log_det_matches_autodiff(name):
-    model = _perturbed(name)
-    # max_ldj_reads=2: NICE's and MAF's chains hold TFP bijectors (TFP's allowance).
-    check_bijector(lambda dtype: model.flow, X[:6].astype(np.float64), 1, max_ldj_reads=2,
-                   dtypes=(tf.float32,), jit=False)
+    # The smallest configuration (a mixing layer between two couplings), in
+    # float32 and in float64 (the model's `dtype`).
+    def make(dtype):
+        model = recipes.tiny(name, dtype=dtype.name)
+        perturb_variables(model.flow, scale=0.1, seed=1)
+        return model.flow
+
+    check_bijector(make, X[:6].astype(np.float64), 1, jit=False,
+                   **recipes.CHECK_OPTIONS.get(name, {}))
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))

@@ -10,12 +10,15 @@ from __future__ import annotations
 #: Flow recipes: the CLI's ``--model`` name -> the class in :mod:`tfp_genmodels.flows`.
 FLOW_RECIPES: dict[str, str] = {"nice": "NICE", "realnvp": "RealNVP",
                                 "spline": "NeuralSplineFlow", "maf": "MAF", "iaf": "IAF",
-                                "glow": "Glow"}
+                                "glow": "Glow", "ffjord": "FFJORD"}
 #: Recipes defined on images only.
 IMAGE_ONLY_RECIPES: tuple[str, ...] = ("glow",)
 #: Recipes with a multi-scale (squeeze / factor-out) architecture for ``[H, W, C]`` events;
 #: the others model images as flat vectors.
 MULTISCALE_RECIPES: tuple[str, ...] = ("realnvp", "glow")
+#: The continuous flow's trace estimators and ODE solvers.
+CNF_TRACES: tuple[str, ...] = ("exact", "hutchinson")
+CNF_SOLVERS: tuple[str, ...] = ("dopri5", "bdf")
 
 #: The VAE's built-in posteriors ``q(z|x)``, priors ``p(z)``, likelihoods
 #: ``p(x|z)`` and training objectives.

@@ -132,11 +132,12 @@ def require_context(context, context_shape: Sequence[int] | None, owner: str) ->
     return True
 
 
-def checked_input(x, event_shape: Sequence[int], name: str, finite: bool = True) -> tf.Tensor:
-    """A model input as float32, checked on every call (eager and in any graph):
-    numeric (:func:`as_float_tensor`), trailing shape ``event_shape``
+def checked_input(x, event_shape: Sequence[int], name: str, finite: bool = True,
+                  dtype: tf.DType = tf.float32) -> tf.Tensor:
+    """A model input cast to ``dtype``, checked on every call (eager and in any
+    graph): numeric (:func:`as_float_tensor`), trailing shape ``event_shape``
     (:func:`assert_event_shape`) and, with ``finite``, no NaN or inf."""
-    x = assert_event_shape(as_float_tensor(x, name), event_shape, name)
+    x = assert_event_shape(as_float_tensor(x, name, dtype), event_shape, name)
     return assert_finite(x, name) if finite else x
 
 

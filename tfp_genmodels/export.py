@@ -137,12 +137,13 @@ def _spec(shape, name: str, dtype=tf.float32) -> tf.TensorSpec:
 
 def flow_signatures(model, sample_temperature: float = 1.0) -> dict:
     """The concrete functions of a flow's export (see the module docstring)."""
-    x_spec = _spec(model.event_shape, "x")
+    x_spec = _spec(model.event_shape, "x", model.flow_dtype)
     conditional = model.context_shape is not None
 
     # Inputs: x, and the context of a conditional flow (the signature names come
     # from the specs' names).
-    specs = [x_spec] + ([_spec(model.context_shape, "context")] if conditional else [])
+    specs = [x_spec] + ([_spec(model.context_shape, "context", model.flow_dtype)]
+                        if conditional else [])
 
     def score(x, context=None):
         # log_prob checks x's event shape, pixel range and finiteness in the graph.

@@ -9,6 +9,7 @@ from tfp_genmodels.bijectors.actnorm import ActNorm
 from tfp_genmodels.bijectors.additive_coupling import AdditiveCoupling
 from tfp_genmodels.bijectors.affine_coupling import AffineCoupling
 from tfp_genmodels.bijectors.conditioners import ConvConditioner, DenseConditioner
+from tfp_genmodels.bijectors.continuous import ContinuousFlow
 from tfp_genmodels.bijectors.coupling import CouplingBijector
 from tfp_genmodels.bijectors.dequantize import (
     Dequantize,
@@ -27,7 +28,7 @@ from tfp_genmodels.bijectors.spline_coupling import SplineCoupling
 from tfp_genmodels.bijectors.squeeze import Squeeze
 
 __all__ = [
-    "ActNorm", "AdditiveCoupling", "AffineCoupling", "ConvConditioner",
+    "ActNorm", "AdditiveCoupling", "AffineCoupling", "ContinuousFlow", "ConvConditioner",
     "CouplingBijector", "DenseConditioner", "Dequantize", "FactorOut", "Householder",
     "InvertibleConv1x1", "InvertibleLinear", "Logit", "Planar", "Radial",
     "SplineCoupling", "Squeeze", "bits_per_dim", "elementwise", "make_mask", "reversal",

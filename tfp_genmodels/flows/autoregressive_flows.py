@@ -37,8 +37,9 @@ def identity_made(dim: int, hidden_units: Sequence[int], activation: str = "relu
         conditional=context_shape is not None, conditional_event_shape=context_shape,
         name=name, **kwargs)
     # Build now (variables exist before any trace), then zero the output layer.
-    net(tf.zeros([1, dim]), conditional_input=None if context_shape is None
-        else tf.zeros([1, *context_shape]))
+    dtype = net.dtype
+    net(tf.zeros([1, dim], dtype), conditional_input=None if context_shape is None
+        else tf.zeros([1, *context_shape], dtype))
     zero_made_output(net)
     return net
 
@@ -99,9 +100,11 @@ class MAF(FlowModel):
 
     def _made(self, index: int) -> tfb.Bijector:
         net = identity_made(self.event_shape[0], self.hidden_units,
-                            context_shape=self.context_shape, name=f"made_net_{index}")
+                            context_shape=self.context_shape, dtype=self.flow_dtype,
+                            name=f"made_net_{index}")
         if self.log_scale_clamp is not None:
-            net = BoundedShiftAndLogScale(net, self.log_scale_clamp, name=f"bounded_{index}")
+            net = BoundedShiftAndLogScale(net, self.log_scale_clamp, dtype=self.flow_dtype,
+                                          name=f"bounded_{index}")
         # The chain routes context by name, so the outer bijector is `made_{index}`.
         if not self._invert:
             return tfb.MaskedAutoregressiveFlow(shift_and_log_scale_fn=net,

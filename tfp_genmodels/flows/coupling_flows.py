@@ -23,9 +23,9 @@ tfb = tfp.bijectors
 PERMUTATIONS = ("linear", "reverse", "none")
 
 
-def _mixing(kind: str, dim: int, index: int) -> tfb.Bijector | None:
+def _mixing(kind: str, dim: int, index: int, dtype: tf.DType) -> tfb.Bijector | None:
     if kind == "linear":
-        return B.InvertibleLinear([dim], seed=index, name=f"linear_{index}")
+        return B.InvertibleLinear([dim], seed=index, dtype=dtype, name=f"linear_{index}")
     if kind == "reverse":
         return B.reversal(dim, name=f"permute_{index}")
     return None
@@ -76,7 +76,8 @@ class _VectorCouplingFlow(FlowModel):
         dim = self.event_shape[0]
         for i in range(self.num_layers):
             data_to_base.append(self._coupling(i))
-            mixing = _mixing(self.permutation, dim, i) if i < self.num_layers - 1 else None
+            mixing = (_mixing(self.permutation, dim, i, self.flow_dtype)
+                      if i < self.num_layers - 1 else None)
             if mixing is not None:
                 data_to_base.append(mixing)
         return self._base_side(data_to_base)
@@ -153,12 +154,13 @@ class RealNVP(_VectorCouplingFlow):
         if len(self.event_shape) == 1:
             return super().build_bijectors()
         return multiscale.realnvp_scale(self.event_shape, 0, self.num_scales, self.num_layers,
-                                        self.hidden_units, self.context_shape)
+                                        self.hidden_units, self.context_shape, self.flow_dtype)
 
     def _coupling(self, index):
         return B.AffineCoupling(self.event_shape, **self._mask(index),
                                 hidden_units=self.hidden_units,
-                                context_shape=self.context_shape, name=f"coupling_{index}")
+                                context_shape=self.context_shape, dtype=self.flow_dtype,
+                                name=f"coupling_{index}")
 
     def get_config(self) -> dict:
         return {**super().get_config(), "num_scales": self.num_scales}
@@ -186,11 +188,13 @@ class NICE(_VectorCouplingFlow):
     def _coupling(self, index):
         return B.AdditiveCoupling(self.event_shape, **self._mask(index),
                                   hidden_units=self.hidden_units,
-                                  context_shape=self.context_shape, name=f"coupling_{index}")
+                                  context_shape=self.context_shape, dtype=self.flow_dtype,
+                                name=f"coupling_{index}")
 
     def _base_side(self, data_to_base):
         # Data -> base: couplings, then h = exp(-s) * x so that forward is z * exp(s).
-        self.log_scale = tf.Variable(tf.zeros(self.event_shape), name="log_scale")
+        self.log_scale = tf.Variable(tf.zeros(self.event_shape, self.flow_dtype),
+                                     name="log_scale")
         scale = tfb.Scale(log_scale=self.log_scale, name="diagonal_scale")
         return data_to_base + [scale]
 
@@ -230,7 +234,8 @@ class NeuralSplineFlow(_VectorCouplingFlow):
         return B.SplineCoupling(self.event_shape, num_bins=self.num_bins, bound=self.bound,
                                 affine=self.affine, **self._mask(index),
                                 hidden_units=self.hidden_units,
-                                context_shape=self.context_shape, name=f"coupling_{index}")
+                                context_shape=self.context_shape, dtype=self.flow_dtype,
+                                name=f"coupling_{index}")
 
     def get_config(self) -> dict:
         return {**super().get_config(), "num_bins": self.num_bins, "bound": self.bound,

@@ -17,6 +17,29 @@ from tfp_genmodels.flows.pixels import PixelPreprocessing
 tfb, tfd = tfp.bijectors, tfp.distributions
 
 
+FLOW_DTYPES = ("float32", "float64")
+
+
+def _flow_dtype(policy) -> tf.DType:
+    """The model's one float dtype, from its Keras dtype policy (``ValueError``
+    for a mixed policy or a dtype other than float32 / float64)."""
+    if policy.compute_dtype != policy.variable_dtype or policy.variable_dtype not in FLOW_DTYPES:
+        raise ValueError(f"`dtype` must be one of {FLOW_DTYPES} (a flow computes and keeps "
+                         f"its variables in one dtype); got the dtype policy "
+                         f"{policy.name!r}.")
+    return tf.as_dtype(policy.variable_dtype)
+
+
+def _check_bijector_dtypes(bijectors: Sequence[tfb.Bijector], dtype: tf.DType) -> None:
+    """Raises ``TypeError`` naming a bijector whose dtype is not the model's."""
+    for bijector in bijectors:
+        if bijector.dtype is not None and tf.as_dtype(bijector.dtype) != dtype:
+            raise TypeError(f"Bijector {bijector.name!r} has dtype {bijector.dtype.name} but "
+                            f"the flow's `dtype` is {dtype.name}: build every bijector with "
+                            f"dtype={dtype.name!r} or pass dtype={bijector.dtype.name!r} to the "
+                            f"model.")
+
+
 @_saving.register
 class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
     """A normalizing flow ``x = f(z)``, ``z ~ N(0, I)``, trained by maximum likelihood.
@@ -52,6 +75,12 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
       pixel_levels: ``K`` for discrete data, ``None`` for continuous data.
       pixel_format: ``"integer"`` or ``"unit"`` (see above).
       logit_alpha: the logit squeeze (RealNVP's 0.05).
+      dtype: ``"float32"`` (default, Keras's ``floatx``) or ``"float64"``: the
+        dtype of every variable, of the base distribution and of the inputs,
+        which are cast to it (Keras's own ``dtype`` argument; a mixed
+        precision policy is refused, since a log-det summed over thousands of
+        dimensions in float16 is meaningless). The recipes pass it to each
+        bijector; an explicit ``bijectors`` list must already have it.
 
     Every variable exists once the model is constructed (the chain is run
     forward once on zeros, which leaves ActNorm's data-dependent
@@ -69,6 +98,7 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
                  pixel_format: str = "unit", logit_alpha: float = 0.05,
                  name: str | None = None, **kwargs):
         super().__init__(name=name, **kwargs)
+        self.flow_dtype = _flow_dtype(self.dtype_policy)
         self.event_shape = _validation.event_shape_arg(event_shape)
         self.context_shape = (None if context_shape is None else
                               _validation.event_shape_arg(context_shape, "context_shape",
@@ -82,6 +112,7 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         if bijectors is None:
             bijectors = self.build_bijectors()
         bijectors = list(bijectors)
+        _check_bijector_dtypes(bijectors, self.flow_dtype)
         if self.pixels is not None:
             bijectors = self.pixels.bijectors() + bijectors
         self.flow = tfb.Chain(bijectors, name="flow")
@@ -102,9 +133,9 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
     def _create_variables(self) -> None:
         """Runs the chain forward on zeros so that every lazily built layer exists
         (before a ``tf.distribute`` replica step, ``load_model`` or an export)."""
-        z = tf.zeros([1, *self.event_shape])
+        z = tf.zeros([1, *self.event_shape], self.flow_dtype)
         context = (None if self.context_shape is None
-                   else tf.zeros([1, *self.context_shape]))
+                   else tf.zeros([1, *self.context_shape], self.flow_dtype))
         self.flow.forward(z, **self._bijector_kwargs(context))
         self.built = True
 
@@ -115,7 +146,8 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
     def base_distribution(self, temperature: float = 1.0) -> tfd.Distribution:
         """``N(0, T^2 I)`` over the event (temperature ``T``; 1 for the model density)."""
         return tfd.Independent(
-            tfd.Normal(tf.zeros(self.event_shape), tf.cast(temperature, tf.float32)),
+            tfd.Normal(tf.zeros(self.event_shape, self.flow_dtype),
+                       tf.cast(temperature, self.flow_dtype)),
             reinterpreted_batch_ndims=len(self.event_shape))
 
     @property
@@ -125,7 +157,8 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
     def _check_context(self, context):
         if not _validation.require_context(context, self.context_shape, "this flow"):
             return None
-        return _validation.checked_input(context, self.context_shape, "context")
+        return _validation.checked_input(context, self.context_shape, "context",
+                                         dtype=self.flow_dtype)
 
     def _bijector_kwargs(self, context) -> dict:
         if context is None:
@@ -133,11 +166,11 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         return _routing.route_kwargs(self.context_route, context)
 
     def _check_x(self, x, finite: bool = True):
-        """``x`` as float32 with its event shape, pixel range and (``finite``)
+        """``x`` in the model's dtype with its event shape, pixel range and (``finite``)
         finiteness checked, statically and inside any graph (``fit``, ``tf.data``,
         ``predict``, exported signatures), on every call."""
         # Pixels: the range check also refuses NaN.
-        x = _validation.checked_input(x, self.event_shape, "x",
+        x = _validation.checked_input(x, self.event_shape, "x", dtype=self.flow_dtype,
                                       finite=finite and self.pixels is None)
         return x if self.pixels is None else self.pixels.assert_values(x, "x")
 
@@ -226,11 +259,17 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
     def train_step(self, data) -> dict[str, tf.Tensor]:
         x, context, sample_weight = self._unpack(data)
         with tf.GradientTape() as tape:
-            # Non-finite data is left to the non-finite policy (raise or skip).
-            log_prob = self.log_prob(x, context, finite=False)
-            loss = -_training.weighted_mean(log_prob, sample_weight)
+            log_prob, penalty = self._training_terms(x, context)
+            objective = log_prob if penalty is None else log_prob - penalty
+            loss = -_training.weighted_mean(objective, sample_weight)
         applied = _training.checked_gradient_step(self, tape, loss)
         return self._update_metrics(*_training.only_if(applied, log_prob, sample_weight))
+
+    def _training_terms(self, x, context) -> tuple[tf.Tensor, tf.Tensor | None]:
+        """``(log p(x), penalty or None)`` per example for a training step; the loss
+        is the weighted mean of ``penalty - log p(x)`` (a recipe's regulariser)."""
+        # Non-finite data is left to the non-finite policy (raise or skip).
+        return self.log_prob(x, context, finite=False), None
 
     def test_step(self, data) -> dict[str, tf.Tensor]:
         x, context, sample_weight = self._unpack(data)
@@ -245,4 +284,4 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
                 "`build_bijectors` method and a `get_config`. "
                 "`export.save_for_serving` works for it either way.")
         return {"event_shape": self.event_shape, "context_shape": self.context_shape,
-                "name": self.name, **self._pixel_config}
+                "name": self.name, "dtype": self.flow_dtype.name, **self._pixel_config}

@@ -84,7 +84,8 @@ class Glow(FlowModel):
 
     def build_bijectors(self) -> list[tfb.Bijector]:
         return multiscale.glow_level(self.event_shape, 0, self.num_scales, self.num_layers,
-                                     self.hidden_units, self.context_shape, self.seed)
+                                     self.hidden_units, self.context_shape, self.seed,
+                                     self.flow_dtype)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "num_scales": self.num_scales,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_genmodels import bijectors as B
@@ -53,7 +54,7 @@ def _factor_out(sq_shape, inner_data_to_base: list, name: str) -> B.FactorOut:
     return B.FactorOut(inner, sq_shape, num_kept=kept, name="factor_out")
 
 
-def _glow_conditioner(shape, hidden_units, context_shape) -> B.ConvConditioner:
+def _glow_conditioner(shape, hidden_units, context_shape, dtype) -> B.ConvConditioner:
     """Glow's coupling network on the first half of the channels: a 3x3
     convolution, then 1x1 ones, then a zero-initialised 3x3 convolution that
     outputs a shift and a log-scale for each channel of the second half."""
@@ -62,7 +63,7 @@ def _glow_conditioner(shape, hidden_units, context_shape) -> B.ConvConditioner:
     return B.ConvConditioner((h, w, c // 2), num_params=2, filters=hidden_units,
                              kernel_sizes=kernels, output_channels=c - c // 2,
                              context_dim=None if context_shape is None else context_shape[0],
-                             name="conditioner")
+                             dtype=dtype, name="conditioner")
 
 
 def squeezed(shape: Sequence[int], steps: list[tfb.Bijector]) -> list[tfb.Bijector]:
@@ -78,7 +79,8 @@ def squeezed(shape: Sequence[int], steps: list[tfb.Bijector]) -> list[tfb.Biject
 
 
 def glow_level(shape, level: int, num_scales: int, num_layers: int,
-               hidden_units: Sequence[int], context_shape, seed: int) -> list:
+               hidden_units: Sequence[int], context_shape, seed: int,
+               dtype: tf.DType = tf.float32) -> list:
     """One Glow level on ``shape`` (data -> base), with the finer levels nested inside.
 
     squeeze; ``num_layers`` x (ActNorm, invertible 1x1 conv, affine coupling
@@ -91,22 +93,25 @@ def glow_level(shape, level: int, num_scales: int, num_layers: int,
     sq = _squeezed(shape)
     out = []
     for s in range(num_layers):
-        out += [B.ActNorm(sq, name=f"act_norm_{s}"),
-                B.InvertibleConv1x1(sq, seed=seed + 1000 * level + s, name=f"conv1x1_{s}"),
+        out += [B.ActNorm(sq, dtype=dtype, name=f"act_norm_{s}"),
+                B.InvertibleConv1x1(sq, seed=seed + 1000 * level + s, dtype=dtype,
+                                    name=f"conv1x1_{s}"),
                 B.AffineCoupling(sq, mask="channel", conditioner=_glow_conditioner(
-                    sq, hidden_units, context_shape), context_shape=context_shape,
-                    name=f"coupling_{s}")]
+                    sq, hidden_units, context_shape, dtype), context_shape=context_shape,
+                    dtype=dtype, name=f"coupling_{s}")]
     if level < num_scales - 1:
         out.append(B.AffineCoupling(sq, mask="channel", hidden_units=(),
-                                    context_shape=context_shape, name="split_prior"))
+                                    context_shape=context_shape, dtype=dtype,
+                                    name="split_prior"))
         inner = glow_level((sq[0], sq[1], sq[2] // 2), level + 1, num_scales, num_layers,
-                           hidden_units, context_shape, seed)
+                           hidden_units, context_shape, seed, dtype)
         out.append(_factor_out(sq, inner, f"level_{level + 1}"))
     return squeezed(shape, out)
 
 
 def realnvp_scale(shape, scale: int, num_scales: int, num_layers: int,
-                  hidden_units: Sequence[int], context_shape) -> list:
+                  hidden_units: Sequence[int], context_shape,
+                  dtype: tf.DType = tf.float32) -> list:
     """One RealNVP scale on ``shape`` (data -> base), coarser scales nested inside.
 
     ``num_layers`` checkerboard couplings, squeeze, ``num_layers`` channel
@@ -116,13 +121,13 @@ def realnvp_scale(shape, scale: int, num_scales: int, num_layers: int,
     def couplings(event, mask, count):
         return [B.AffineCoupling(event, mask=mask, flip_mask=bool(i % 2),
                                  hidden_units=hidden_units, context_shape=context_shape,
-                                 name=f"{mask}_{i}") for i in range(count)]
+                                 dtype=dtype, name=f"{mask}_{i}") for i in range(count)]
 
     if scale == num_scales - 1:
         return couplings(shape, "checkerboard", num_layers + 1)
     sq = _squeezed(shape)
     out = couplings(shape, "checkerboard", num_layers)
     inner = realnvp_scale((sq[0], sq[1], sq[2] // 2), scale + 1, num_scales, num_layers,
-                          hidden_units, context_shape)
+                          hidden_units, context_shape, dtype)
     return out + squeezed(shape, [*couplings(sq, "channel", num_layers),
                                   _factor_out(sq, inner, f"scale_{scale + 1}")])
