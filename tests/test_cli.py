@@ -89,6 +89,23 @@ def test_vector_flow_on_digits_flattens_and_reshapes(tmp_path):
     assert np.load(os.path.join(out, "samples.npy")).shape == (4, 8, 8, 1)
 
 
+def test_train_sample_and_export_a_continuous_flow(tmp_path, capsys):
+    out, served = str(tmp_path / "run"), str(tmp_path / "served")
+    assert cli.main(["train", "--model", "ffjord", "--data", "moons", "--num-train", "256",
+                     "--batch-size", "128", "--epochs", "2", "--hidden-units", "8",
+                     "--trace", "hutchinson", "--tolerance", "1e-4", "--kinetic-energy",
+                     "0.01", "--verbose", "0", "--out", out]) == 0
+    with open(os.path.join(out, "metrics.json")) as f:
+        metrics = json.load(f)
+    assert np.isfinite(metrics["test"]["nll"]) and metrics["history"]["nfe"][-1] > 0
+    model, config = cli.load_run(out)
+    assert (model.trace, model.atol, model.kinetic_energy) == ("hutchinson", 1e-4, 0.01)
+    assert cli.main(["sample", "--run", out, "-n", "5"]) == 0
+    assert np.load(os.path.join(out, "samples.npy")).shape == (5, 2)
+    assert cli.main(["export", "--run", out, "--out", served]) == 0
+    assert os.path.isdir(os.path.join(served, "1"))
+
+
 @pytest.mark.parametrize("argv, message", [
     (["train", "--model", "nope", "--out", "x"], "invalid choice: 'nope'"),
     (["train", "--epochs", "0", "--out", "x"], "expected a positive integer, got '0'"),
@@ -99,6 +116,7 @@ def test_vector_flow_on_digits_flattens_and_reshapes(tmp_path):
     (["train", "--data", "moons"], "the following arguments are required: --out"),
     (["sample", "--run", "/nonexistent/run"], "config.json does not exist"),
     (["train", "--model", "glow", "--data", "moons", "--out", "x"], "needs image data"),
+    (["train", "--model", "ffjord", "--num-layers", "2", "--out", "x"], "--num-blocks"),
 ])
 def test_bad_options_give_one_line_errors(argv, message, capsys):
     try:

@@ -133,6 +133,17 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                    help="Keras verbosity: 1 progress bar, 2 one line per epoch "
                         "[%(default)s]")
+    c = t.add_argument_group("continuous-flow options (--model ffjord)")
+    c.add_argument("--num-blocks", type=positive_int, default=1,
+                   help="CNF blocks in the chain [%(default)s]")
+    c.add_argument("--trace", choices=_registry.CNF_TRACES, default=None,
+                   help="exact trace or Hutchinson's estimate [exact up to 16 dimensions]")
+    c.add_argument("--tolerance", type=positive_float, default=1e-5,
+                   help="the ODE solver's atol and rtol [%(default)s]")
+    c.add_argument("--kinetic-energy", type=nonnegative_float, default=0.0,
+                   help="weight of the kinetic-energy penalty [%(default)s]")
+    c.add_argument("--jacobian-norm", type=nonnegative_float, default=0.0,
+                   help="weight of the Jacobian Frobenius-norm penalty [%(default)s]")
     v = t.add_argument_group("VAE options (--model vae)")
     v.add_argument("--latent-dim", type=positive_int, default=8, help="[%(default)s]")
     v.add_argument("--posterior", choices=_registry.POSTERIORS, default="diagonal",

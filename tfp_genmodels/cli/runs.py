@@ -85,8 +85,15 @@ def run_config(args: argparse.Namespace, dataset: Dataset) -> dict[str, Any]:
     multiscale = image and args.model in _registry.MULTISCALE_RECIPES
     event_shape = (list(dataset.image_shape) if multiscale else
                    [int(np.prod(dataset.train.shape[1:]))])
-    return {**common, "event_shape": event_shape, "flatten": image and not multiscale,
-            "num_layers": args.num_layers, "num_scales": args.num_scales}
+    common = {**common, "event_shape": event_shape, "flatten": image and not multiscale}
+    if args.model == "ffjord":
+        if args.num_layers is not None:
+            raise CLIError("--model ffjord has no --num-layers; its depth is --num-blocks "
+                           "(and --hidden-units, the dynamics network).")
+        return {**common, "num_blocks": args.num_blocks, "trace": args.trace,
+                "atol": args.tolerance, "rtol": args.tolerance,
+                "kinetic_energy": args.kinetic_energy, "jacobian_norm": args.jacobian_norm}
+    return {**common, "num_layers": args.num_layers, "num_scales": args.num_scales}
 
 
 def _build_vae(config: dict[str, Any]) -> Any:
@@ -124,6 +131,9 @@ def build_model(config: dict[str, Any]) -> Any:
         kwargs["num_scales"] = config["num_scales"]
     if config["model"] == "glow":
         kwargs["seed"] = config["seed"]
+    if config["model"] == "ffjord":
+        kwargs.update({k: config[k] for k in ("num_blocks", "trace", "atol", "rtol",
+                                              "kinetic_energy", "jacobian_norm")})
     return flows.RECIPES[config["model"]](**kwargs)
 
 
