@@ -17,6 +17,14 @@ Pairs at equal architecture (conditioners of the same widths and depth):
   per element instead of 23);
 * ``MAF`` vs ``tfb.MaskedAutoregressiveFlow``: ``--layers // 2`` MADEs;
 * ``NICE`` (no TFP counterpart): ``--layers`` couplings.
+* ``FFJORD`` (a continuous flow on ``tfb.FFJORD``; TFP ships no trainable
+  model to pair it with): one CNF block whose dynamics MLP has the same two
+  hidden layers, exact trace, solver tolerance 1e-5; ``FFJORD + RNODE`` adds
+  Finlay et al.'s kinetic-energy and Jacobian-norm penalties (0.01 each).
+
+Cost: training seconds per step, and for the CNFs the solver's function
+evaluations (NFE) per forward solve, mean over the last epoch (training) and
+on the test set.
 
 Stability: the largest increase of the training loss from one epoch to the
 next (an epoch = ``--steps // 10`` steps), mean over seeds.
@@ -54,11 +62,14 @@ def _models(layers: int, hidden: tuple) -> dict:
         "MAF": lambda: flows.MAF(num_layers=layers // 2, **ours),
         "tfb.MaskedAutoregressiveFlow": lambda: explicit(tfp_flows.maf(2, layers // 2, hidden)),
         "NICE": lambda: flows.NICE(num_layers=layers, **ours),
+        "FFJORD": lambda: flows.FFJORD(trace="exact", **ours),
+        "FFJORD + RNODE": lambda: flows.FFJORD(trace="exact", kinetic_energy=0.01,
+                                               jacobian_norm=0.01, **ours),
     }
 
 
 def run(make, density: str, seed: int, steps: int, batch: int, lr: float) -> tuple:
-    """KL gap, largest epoch-to-epoch loss increase, train seconds."""
+    """KL gap, largest epoch-to-epoch loss increase, seconds per step, NFE (train, test)."""
     keras.utils.set_random_seed(seed)
     x_train = data.toy_sample(density, steps * batch // 10, seed=seed)  # 10 epochs
     x_test = data.toy_sample(density, 20000, seed=1000 + seed)
@@ -66,10 +77,12 @@ def run(make, density: str, seed: int, steps: int, batch: int, lr: float) -> tup
     model = make()
     model.compile(optimizer=keras.optimizers.Adam(schedule), on_nonfinite="skip")
     start = time.perf_counter()
-    history = model.fit(x_train, batch_size=batch, epochs=10, verbose=0).history["loss"]
-    seconds = time.perf_counter() - start
-    nll = model.evaluate(x_test, batch_size=4000, verbose=0, return_dict=True)["loss"]
-    return nll - data.toy_entropy(density), float(np.max(np.diff(history))), seconds
+    history = model.fit(x_train, batch_size=batch, epochs=10, verbose=0).history
+    seconds = (time.perf_counter() - start) / steps
+    test = model.evaluate(x_test, batch_size=4000, verbose=0, return_dict=True)
+    nfe = (history["nfe"][-1], test["nfe"]) if "nfe" in test else (None, None)
+    return (test["loss"] - data.toy_entropy(density), float(np.max(np.diff(history["loss"]))),
+            seconds, *nfe)
 
 
 def _cell(values) -> str:
@@ -104,14 +117,25 @@ def main() -> None:
             print(f"  {name} / {density}: " + ", ".join(f"{r[0]:.3f}" for r in runs),
                   file=sys.stderr, flush=True)
     print("KL gap (nats), mean ± sd over seeds:\n")
-    print("| model | " + " | ".join(args.densities) + " | mean | seconds/run |")
-    print("|---|" + "---:|" * (len(args.densities) + 2))
+    print("| model | " + " | ".join(args.densities) + " | mean |")
+    print("|---|" + "---:|" * (len(args.densities) + 1))
     for name in names:
         gaps = [statistics.mean(r[0] for r in results[name, d]) for d in args.densities]
-        seconds = statistics.mean(r[2] for d in args.densities for r in results[name, d])
         print(f"| {name} | " + " | ".join(_cell([r[0] for r in results[name, d]])
                                          for d in args.densities)
-              + f" | {statistics.mean(gaps):.3f} | {seconds:.0f} |")
+              + f" | {statistics.mean(gaps):.3f} |")
+    print("\nCost, mean over densities and seeds (NFE: function evaluations per forward "
+          "solve, last training epoch / test set):\n")
+    print("| model | ms per training step | ratio to the first row | NFE train | NFE test |")
+    print("|---|---:|---:|---:|---:|")
+    cost = {name: statistics.mean(r[2] for d in args.densities for r in results[name, d])
+            for name in names}
+    for name in names:
+        runs = [r for d in args.densities for r in results[name, d]]
+        nfe = [("—" if runs[0][i] is None else f"{statistics.mean(r[i] for r in runs):.0f}")
+               for i in (3, 4)]
+        print(f"| {name} | {1000 * cost[name]:.1f} | {cost[name] / cost[names[0]]:.2f} | "
+              + " | ".join(nfe) + " |")
     print("\nLargest epoch-to-epoch increase of the training loss (nats), mean over seeds:\n")
     print("| model | " + " | ".join(args.densities) + " |")
     print("|---|" + "---:|" * len(args.densities))

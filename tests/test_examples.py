@@ -76,3 +76,17 @@ def test_vae_flows_example_reports_ordered_bounds():
     assert len(rows) == 2
     for neg_elbo, iwae in rows:
         assert float(iwae) <= float(neg_elbo)
+
+
+def test_ffjord_example_reports_a_kl_gap_and_its_function_evaluations(tmp_path):
+    png = tmp_path / "ffjord_2d.png"
+    stdout = _run("ffjord_2d.py", "--epochs", "2", "--num-train", "1000", "--hidden", "16",
+                  "--kinetic-energy", "0.01", "--out", str(png))
+    nll, entropy, gap = (float(v) for v in re.search(
+        r"test NLL ([\d.-]+) nats; true entropy ([\d.-]+) nats; KL gap ([\d.-]+)",
+        stdout).groups())
+    assert abs(gap - (nll - entropy)) < 2e-4 and gap > -0.05
+    first, last, test = (int(v) for v in re.search(
+        r"NFE per solve: first epoch (\d+), last epoch (\d+), test (\d+)", stdout).groups())
+    assert min(first, last, test) > 0
+    assert png.stat().st_size > 0
