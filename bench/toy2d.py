@@ -20,7 +20,10 @@ Pairs at equal architecture (conditioners of the same widths and depth):
 * ``FFJORD`` (a continuous flow on ``tfb.FFJORD``; TFP ships no trainable
   model to pair it with): one CNF block whose dynamics MLP has the same two
   hidden layers, exact trace, solver tolerance 1e-5; ``FFJORD + RNODE`` adds
-  Finlay et al.'s kinetic-energy and Jacobian-norm penalties (0.01 each).
+  Finlay et al.'s kinetic-energy and Jacobian-norm penalties (0.01 each;
+  ``FFJORD + RNODE 0.1``: 0.1 each);
+  ``FFJORD 3x wide`` has three hidden layers of twice the width, about
+  RealNVP's parameter count.
 
 Cost: training seconds per step, and for the CNFs the solver's function
 evaluations (NFE) per forward solve, mean over the last epoch (training) and
@@ -65,6 +68,12 @@ def _models(layers: int, hidden: tuple) -> dict:
         "FFJORD": lambda: flows.FFJORD(trace="exact", **ours),
         "FFJORD + RNODE": lambda: flows.FFJORD(trace="exact", kinetic_energy=0.01,
                                                jacobian_norm=0.01, **ours),
+        "FFJORD + RNODE 0.1": lambda: flows.FFJORD(trace="exact", kinetic_energy=0.1,
+                                                   jacobian_norm=0.1, **ours),
+        # Three layers of twice the width: about RealNVP's parameter count (34k vs 35k
+        # at --hidden 64; the two-layer FFJORD has 4.6k).
+        "FFJORD 3x wide": lambda: flows.FFJORD(
+            event_shape=(2,), hidden_units=(2 * hidden[0],) * 3, trace="exact"),
     }
 
 

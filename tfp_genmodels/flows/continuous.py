@@ -33,6 +33,7 @@ References:
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -118,9 +119,10 @@ def _exact_trace(ode_fn, state_shape, dtype):
     return augmented
 
 
-class _CallRecord:
+class _CallRecord(threading.local):
     """What the solves of one model call collect (plain Python: Keras tracks no list
-    here). ``evaluations`` is ``None`` outside a call."""
+    here). ``evaluations`` is ``None`` outside a call. Thread-local: a
+    ``MirroredStrategy`` traces each replica's step in its own thread."""
 
     def __init__(self):
         self.training = False
