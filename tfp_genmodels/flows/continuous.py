@@ -212,17 +212,19 @@ class FFJORD(FlowModel):
         and the exported ``log_prob`` use the fixed seed ``TRACE_SEED``:
         scores are reproducible, and are one unbiased estimate of
         ``log p(x)`` each (as the pixel flows' dequantised scores are).
-      atol, rtol: the solver's absolute and relative tolerances (default
-        ``DEFAULT_TOLERANCE`` of the dtype: 1e-5 in float32, 1e-8 in float64).
+      atol: the solver's absolute tolerance (default ``DEFAULT_TOLERANCE``
+        of the dtype: 1e-5 in float32, 1e-8 in float64).
+      rtol: the solver's relative tolerance (the same default).
       solver: ``"dopri5"`` (Dormand-Prince 5(4), explicit) or ``"bdf"``
         (implicit, for stiff dynamics).
       max_num_steps: the solver's step limit per solve; exceeding it raises
         ``InvalidArgumentError`` ("max_num_steps exceeded") instead of
         returning an unfinished solution.
-      kinetic_energy, jacobian_norm: weights of Finlay et al.'s penalties
-        ``integral ||f||^2 dt`` and ``integral ||df/dz||_F^2 dt`` in the
-        training loss (0: off). They change ``fit``'s loss only; ``log_prob``
-        and the logged ``bits_per_dim`` stay the likelihood.
+      kinetic_energy: weight of Finlay et al.'s penalty ``integral ||f||^2 dt``
+        in the training loss (0: off). It changes ``fit``'s loss only;
+        ``log_prob`` and the logged ``bits_per_dim`` stay the likelihood.
+      jacobian_norm: weight of the penalty ``integral ||df/dz||_F^2 dt``
+        (the same way).
       activation: of the dynamics network's hidden layers.
       context_shape: ``(K,)`` for a conditional CNF (``f`` also sees ``c``).
 

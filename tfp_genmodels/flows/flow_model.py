@@ -75,12 +75,13 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
       pixel_levels: ``K`` for discrete data, ``None`` for continuous data.
       pixel_format: ``"integer"`` or ``"unit"`` (see above).
       logit_alpha: the logit squeeze (RealNVP's 0.05).
-      dtype: ``"float32"`` (default, Keras's ``floatx``) or ``"float64"``: the
-        dtype of every variable, of the base distribution and of the inputs,
-        which are cast to it (Keras's own ``dtype`` argument; a mixed
-        precision policy is refused, since a log-det summed over thousands of
-        dimensions in float16 is meaningless). The recipes pass it to each
-        bijector; an explicit ``bijectors`` list must already have it.
+
+    Keras's own ``dtype`` keyword is ``"float32"`` (default, Keras's
+    ``floatx``) or ``"float64"``: the dtype of every variable, of the base
+    distribution and of the inputs, which are cast to it. A mixed precision
+    policy is refused, since a log-det summed over thousands of dimensions in
+    float16 is meaningless. The recipes pass it to each bijector; an explicit
+    ``bijectors`` list must already have it.
 
     Every variable exists once the model is constructed (the chain is run
     forward once on zeros, which leaves ActNorm's data-dependent
