@@ -99,8 +99,9 @@ def _exact_trace(ode_fn, state_shape, dtype):
     """TFP's ``trace_jacobian_exact`` on the state flattened to ``[N, D]``.
 
     TFP's reads the first axis as the batch: on an unbatched ``[D]`` state it
-    takes the ``D`` coordinates for ``D`` examples and returns a wrong
-    trace (3% off in our two-moons check), and two batch axes break it too.
+    takes the ``D`` coordinates for ``D`` examples and returns a wrong trace
+    (a single point's ``log_prob`` up to 27% off the batched one in
+    ``tests/test_continuous.py``), and two batch axes break it too.
     """
     dim = state_shape[-1]
 
@@ -175,16 +176,18 @@ class _Dynamics:
         """The ODE with two more integrals per example: ``||f||^2`` and ``||e^T df/dz||^2``."""
         state, log_det = initial_state
         zeros = tf.zeros(tf.shape(state)[:-1], state.dtype)
-        noise = _rademacher(tf.shape(state), state.dtype)
+        frobenius = self.model.jacobian_norm > 0  # else skip its backward pass
+        noise = _rademacher(tf.shape(state), state.dtype) if frobenius else None
 
         def regularised(time, full_state, **kwargs):
             z, log_det, _, _ = full_state
             with tf.GradientTape(watch_accessed_variables=False) as tape:
                 tape.watch(z)
                 derivative, trace = ode_fn(time, (z, log_det), **kwargs)
-            vjp = tape.gradient(derivative, z, noise)
+            jacobian_term = (tf.reduce_sum(tf.square(tape.gradient(derivative, z, noise)), -1)
+                             if frobenius else tf.zeros_like(derivative[..., 0]))
             return (derivative, trace, tf.reduce_sum(tf.square(derivative), -1),
-                    tf.reduce_sum(tf.square(vjp), -1))
+                    jacobian_term)
 
         return regularised, (state, log_det, zeros, zeros)
 
@@ -287,25 +290,23 @@ class FFJORD(FlowModel):
         self.nfe_tracker = keras.metrics.Mean(name="nfe")
         kind = {"dopri5": tfp.math.ode.DormandPrince, "bdf": tfp.math.ode.BDF}[self.solver_name]
         solver = kind(atol=self.atol, rtol=self.rtol, max_num_steps=self.max_num_steps)
-        context_dim = None if self.context_shape is None else self.context_shape[0]
+        dynamics = _Dynamics(self, solver)  # stateless: one serves every block
+        z = tf.zeros([1, self.event_shape[0]], self.flow_dtype)
+        context = (None if self.context_shape is None
+                   else tf.zeros([1, *self.context_shape], self.flow_dtype))
         self.dynamics = []
         blocks = []
         for i in range(self.num_blocks):
             net = TimeDerivative(self.event_shape[0], self.hidden_units, self.activation,
                                  dtype=self.flow_dtype, name=f"dynamics_{i}")
+            net(0.0, z, context)  # its variables exist before any trace
             self.dynamics.append(net)
-            dynamics = _Dynamics(self, solver)
             # TFP's (and the paper's) direction: forward integrates from the base
             # (t = 0) to the data (t = 1); log_prob solves backwards in time.
             ffjord = tfb.FFJORD(state_time_derivative_fn=net, ode_solve_fn=dynamics.solve,
                                 trace_augmentation_fn=dynamics.augment,
                                 dtype=self.flow_dtype, name=f"ode_{i}")
             blocks.append(B.ContinuousFlow(ffjord, name=f"cnf_{i}"))
-        # Build the dynamics networks (their variables exist before any trace).
-        for net in self.dynamics:
-            z = tf.zeros([1, self.event_shape[0]], self.flow_dtype)
-            net(0.0, z, None if context_dim is None
-                else tf.zeros([1, context_dim], self.flow_dtype))
         return blocks
 
     def _record_evaluations(self, count: tf.Tensor) -> None:
