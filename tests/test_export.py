@@ -152,7 +152,7 @@ def _check_served_samples_come_from_the_model(cases, outputs):
     assert planar.shape == (7, 8, 8, 1) and planar.max() <= 16
     # a flow posterior's served moments match a Monte Carlo estimate in process
     model, inputs, _ = cases["vae_planar"]
-    z, _ = model.posterior.sample_and_log_prob(model._features(inputs["encode"]["x"]), 4000,
+    z, _ = model.posterior.sample_and_log_prob(model.features(inputs["encode"]["x"]), 4000,
                                                seed=tf.constant([5, 6]))
     served_mean = outputs[("vae_planar", "encode")]["mean"]
     np.testing.assert_allclose(served_mean, np.mean(z, axis=0),

@@ -22,7 +22,11 @@ CNF_SOLVERS: tuple[str, ...] = ("dopri5", "bdf")
 
 #: The VAE's built-in posteriors ``q(z|x)``, priors ``p(z)``, likelihoods
 #: ``p(x|z)`` and training objectives.
-POSTERIORS: tuple[str, ...] = ("diagonal", "full", "iaf", "planar")
-PRIORS: tuple[str, ...] = ("normal", "mixture", "vamp", "flow")
+POSTERIORS: tuple[str, ...] = ("diagonal", "full", "iaf", "planar", "categorical", "bernoulli")
+#: The first four are for continuous latents, "uniform" and "learned" for discrete ones.
+PRIORS: tuple[str, ...] = ("normal", "mixture", "vamp", "flow", "uniform", "learned")
 LIKELIHOODS: tuple[str, ...] = ("bernoulli", "gaussian", "categorical")
 OBJECTIVES: tuple[str, ...] = ("elbo", "iwae")
+#: Gradient estimators for discrete latents (:mod:`tfp_genmodels.vae.estimators`).
+ESTIMATORS: tuple[str, ...] = ("reinforce", "gumbel_softmax", "straight_through", "vimco",
+                               "disarm")

@@ -50,6 +50,19 @@ def weighted_mean(values: tf.Tensor, sample_weight: tf.Tensor | None) -> tf.Tens
     return tf.math.divide_no_nan(tf.reduce_sum(w * values, axis=0), tf.reduce_sum(w))
 
 
+def unpack_context(data):
+    """``(x, context, sample_weight)`` from what Keras hands a step (or ``call``):
+    ``x``, ``(x, c)``, ``((x, c),)``, ``(x, c, w)`` or ``((x, c), None, w)``."""
+    if not isinstance(data, (tuple, list)):
+        return data, None, None
+    x, y, sample_weight = _keras.keras.utils.unpack_x_y_sample_weight(tuple(data))
+    if is_weight_placeholder(y):
+        y = None
+    if y is None and isinstance(x, (tuple, list)) and len(x) == 2:
+        x, y = x
+    return x, y, sample_weight
+
+
 def batch_weight(x: tf.Tensor, sample_weight: tf.Tensor | None) -> tf.Tensor:
     """The batch's total weight: its size, or ``sum(w)`` (for epoch averages of
     batch means)."""

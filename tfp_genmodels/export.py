@@ -21,10 +21,13 @@ Signatures (inputs -> outputs; ``B`` is the batch, unknown):
 * VAEs (:class:`~tfp_genmodels.vae.VAE`):
 
   - ``encode``: ``x`` -> ``mean [B, L]``, ``stddev [B, L]`` of ``q(z|x)``
-    (``scale_tril [B, L, L]`` too for ``posterior="full"``; flow posteriors:
-    Monte Carlo moments from ``encode_samples`` draws);
-  - ``decode``: ``z [B, L]`` -> ``mean`` (the expected ``x``; Bernoulli and
-    categorical likelihoods also give ``probs``);
+    (``scale_tril [B, L, L]`` too for ``posterior="full"`` and a
+    ``tfp.layers`` encoder; flow posteriors: Monte Carlo moments from
+    ``encode_samples`` draws); discrete latents: ``probs`` ``[B, L, K]``
+    (categorical) or ``[B, L]`` (Bernoulli);
+  - ``decode``: ``z [B, code]`` (``L``; one-hot ``L * K`` for categorical
+    latents) -> ``mean`` (the expected ``x``; Bernoulli and categorical
+    likelihoods also give ``probs``);
   - ``reconstruct``: ``x`` -> ``reconstruction`` (decoder mean at the
     posterior mean);
   - ``elbo``: ``x`` -> ``elbo [B]`` (nats, one sample of ``z``);
@@ -33,6 +36,8 @@ Signatures (inputs -> outputs; ``B`` is the batch, unknown):
   - ``sample``: ``num_samples`` -> ``samples`` (draws from ``p(x|z)``,
     ``z ~ p(z)``).
   - ``serving_default`` is ``elbo``.
+  - a conditional VAE's signatures also take ``context [B, C]``; its
+    ``sample`` takes only ``context`` and returns one sample per row.
 
 Estimates that need noise (a flow's dequantisation noise for pixel data,
 the VAE's draws of ``z``) use fixed stateless seeds, so a served score is a
@@ -174,54 +179,63 @@ def flow_signatures(model, sample_temperature: float = 1.0) -> dict:
 def vae_signatures(model, log_likelihood_samples: int = 100, encode_samples: int = 64) -> dict:
     """The concrete functions of a VAE's export (see the module docstring)."""
     from tfp_genmodels.vae.likelihoods import distribution_mean
+    from tfp_genmodels.vae.posteriors import (
+        DiagonalGaussianPosterior,
+        DistributionLayerPosterior,
+        FullGaussianPosterior,
+    )
 
     x_spec = _spec(model.event_shape, "x")
-    z_spec = _spec((model.latent_dim,), "z")
+    z_spec = _spec((model.posterior.code_size,), "z")
+    conditional = model.context_shape is not None
+    c_specs = [_spec(model.context_shape, "context")] if conditional else []
+    posterior = model.posterior
 
-    @tf.function(input_signature=[x_spec])
-    def encode(x):
-        features = model._features(x)
-        if model.posterior.is_gaussian:
-            q = model.posterior.base(features)
+    def signature(fn, first_spec):
+        return tf.function(fn, input_signature=[first_spec, *c_specs]).get_concrete_function()
+
+    def encode(x, context=None):
+        features = model.features(x, context)
+        if posterior.is_discrete:
+            return {"probs": tf.nn.softmax(posterior.logits(features)) if posterior.num_classes
+                    else tf.sigmoid(posterior.logits(features))}
+        if isinstance(posterior, (DiagonalGaussianPosterior, FullGaussianPosterior,
+                                  DistributionLayerPosterior)):
+            q = posterior(features)
             out = {"mean": q.mean(), "stddev": q.stddev()}
-            if model.posterior.kind == "full":
-                out["scale_tril"] = q.scale.to_dense()
+            if not isinstance(posterior, DiagonalGaussianPosterior):
+                out["scale_tril"] = tf.linalg.cholesky(q.covariance())
             return out
-        z, _ = model.posterior.sample_and_log_prob(features, encode_samples, seed=_seed())
+        z, _ = posterior.sample_and_log_prob(features, encode_samples, seed=_seed())
         mean, variance = tf.nn.moments(z, axes=[0])
         return {"mean": mean, "stddev": tf.sqrt(variance)}
 
-    @tf.function(input_signature=[z_spec])
-    def decode(z):
-        dist = model.decode(z)
+    def decode(z, context=None):
+        dist = model.decode(z, context)
         out = {"mean": distribution_mean(dist)}
         inner = getattr(dist, "distribution", dist)
         if hasattr(inner, "probs_parameter"):
             out["probs"] = inner.probs_parameter()
         return out
 
-    @tf.function(input_signature=[x_spec])
-    def reconstruct(x):
-        return {"reconstruction": model.reconstruct(x, seed=_seed())}
+    if conditional:
+        @tf.function(input_signature=c_specs)
+        def sample(context):
+            return {"samples": model.sample(tf.shape(context)[0], context=context)}
+    else:
+        @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="num_samples")])
+        def sample(num_samples):
+            return {"samples": model.sample(num_samples)}
 
-    @tf.function(input_signature=[x_spec])
-    def elbo(x):
-        return {"elbo": model.elbo(x, seed=_seed())}
-
-    @tf.function(input_signature=[x_spec])
-    def log_likelihood(x):
-        return {"log_likelihood": model.log_likelihood(x, num_samples=log_likelihood_samples,
-                                                       seed=_seed())}
-
-    @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="num_samples")])
-    def sample(num_samples):
-        z = model.prior.sample(num_samples)
-        return {"samples": model.decode(z).sample()}
-
-    elbo_fn = elbo.get_concrete_function()
+    elbo_fn = signature(lambda x, context=None: {
+        "elbo": model.elbo(x, seed=_seed(), context=context)}, x_spec)
     return {"serving_default": elbo_fn, "elbo": elbo_fn,
-            "encode": encode.get_concrete_function(),
-            "decode": decode.get_concrete_function(),
-            "reconstruct": reconstruct.get_concrete_function(),
-            "log_likelihood": log_likelihood.get_concrete_function(),
+            "encode": signature(encode, x_spec),
+            "decode": signature(decode, z_spec),
+            "reconstruct": signature(lambda x, context=None: {
+                "reconstruction": model.reconstruct(x, seed=_seed(), context=context)}, x_spec),
+            "log_likelihood": signature(lambda x, context=None: {
+                "log_likelihood": model.log_likelihood(
+                    x, num_samples=log_likelihood_samples, seed=_seed(), context=context)},
+                x_spec),
             "sample": sample.get_concrete_function()}

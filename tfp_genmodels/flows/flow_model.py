@@ -215,17 +215,8 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         return x if self.pixels is None else self.pixels.quantize(x)
 
     # -- Keras --------------------------------------------------------------------
-    def _unpack(self, data):
-        """``(x, context, sample_weight)`` from what Keras hands a step."""
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        if _training.is_weight_placeholder(y):
-            y = None
-        if y is None and isinstance(x, (tuple, list)) and len(x) == 2:
-            x, y = x
-        return x, y, sample_weight
-
     def call(self, inputs, training=None) -> tf.Tensor:
-        x, context = (self._unpack(inputs)[:2] if isinstance(inputs, (tuple, list))
+        x, context = (_training.unpack_context(inputs)[:2] if isinstance(inputs, (tuple, list))
                       else (inputs, None))
         return self.log_prob(x, context)
 
@@ -258,7 +249,7 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         return {m.name: m.result() for m in self.metrics}
 
     def train_step(self, data) -> dict[str, tf.Tensor]:
-        x, context, sample_weight = self._unpack(data)
+        x, context, sample_weight = _training.unpack_context(data)
         with tf.GradientTape() as tape:
             log_prob, penalty = self._training_terms(x, context)
             objective = log_prob if penalty is None else log_prob - penalty
@@ -273,7 +264,7 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         return self.log_prob(x, context, finite=False), None
 
     def test_step(self, data) -> dict[str, tf.Tensor]:
-        x, context, sample_weight = self._unpack(data)
+        x, context, sample_weight = _training.unpack_context(data)
         return self._update_metrics(self.log_prob(x, context), sample_weight)
 
     def get_config(self) -> dict:

@@ -3,8 +3,9 @@
 * **Active units** (Burda et al., 2016): latent ``i`` is active when
   ``A_i = Var_x(E_q[z_i | x]) > 0.01``: the posterior mean moves with the data.
   A collapsed dimension has ``q(z_i|x) = p(z_i)`` for every ``x``: ``A_i = 0``.
-* **KL per dimension**: ``E_x KL(q(z_i|x) || p(z_i))`` for a diagonal
-  posterior and a standard-normal prior (zero on collapsed dimensions).
+* **KL per latent**: ``E_x KL(q(z_i|x) || p(z_i))`` when the KL factorises in
+  closed form (a diagonal posterior and the standard-normal prior; discrete
+  latents and their categorical prior): zero on collapsed latents.
 * **Mutual information** under ``q``: with the aggregate posterior
   ``q(z) = (1/N) sum_n q(z | x_n)`` over the batch,
   ``I(x; z) = E_x E_{q(z|x)}[log q(z|x) - log q(z)]``, where
@@ -19,7 +20,6 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_genmodels.vae.posteriors import Posterior
-from tfp_genmodels.vae.priors import Prior
 
 tfd = tfp.distributions
 
@@ -27,53 +27,51 @@ ACTIVE_THRESHOLD = 0.01
 POSTERIOR_MEAN_SAMPLES = 64  # samples per example for the posterior means of flow posteriors
 
 
-def collapse_diagnostics(posterior: Posterior, prior: Prior, features: tf.Tensor,
-                         kl: float, num_samples: int = 16,
+def collapse_diagnostics(posterior: Posterior, terms, num_samples: int = 16,
                          threshold: float = ACTIVE_THRESHOLD) -> dict:
-    """Active units, per-dimension activity and KL, and the mutual information.
+    """Active units, per-latent activity and KL, and the mutual information.
 
-    :meth:`tfp_genmodels.vae.VAE.diagnostics` calls this with its encoder's
-    features of a batch (a few hundred examples; the MI is O(N^2)).
+    :meth:`tfp_genmodels.vae.VAE.diagnostics` calls this with the
+    :class:`~tfp_genmodels.vae.model.Terms` of a batch (a few hundred examples;
+    the MI is O(N^2)). For a discrete latent the activity is the variance
+    over ``x`` of its one-hot code's mean (the class probabilities), summed
+    over the classes: 0 exactly when ``q(z_l|x)`` does not move with ``x``.
 
     Args:
       posterior: the VAE's ``q(z|x)``.
-      prior: the VAE's ``p(z)``.
-      features: the encoder's output for the batch, ``[N, F]``.
-      kl: the batch mean of ``KL(q(z|x) || p(z))`` (or its estimate), in nats.
+      terms: the VAE's ``Terms`` for the batch (features, KL, per-latent KL).
       num_samples: Monte Carlo samples of ``z`` per example for the MI.
       threshold: a latent is active when the variance over ``x`` of its
         posterior mean exceeds this (Burda et al., 2016); the report keeps it.
     """
-    means = posterior.mean(features, num_samples=POSTERIOR_MEAN_SAMPLES)
-    activity = np.var(np.asarray(means), axis=0)
-    kl_per_dim = None
-    if posterior.kind == "diagonal" and prior.is_standard_normal:
-        q = posterior.base(features).distribution
-        kl_per_dim = np.asarray(tf.reduce_mean(
-            tfd.kl_divergence(q, tfd.Normal(0.0, 1.0)), axis=0))
+    features = terms.features
+    means = np.asarray(posterior.mean(features, num_samples=POSTERIOR_MEAN_SAMPLES))
+    activity = np.var(means, axis=0)
+    if activity.size != posterior.latent_dim:  # a one-hot code per latent
+        activity = activity.reshape(posterior.latent_dim, -1).sum(axis=-1)
+    kl_per_dim = (None if terms.kl_per_latent is None
+                  else np.asarray(tf.reduce_mean(terms.kl_per_latent, axis=0)))
     return {
         "active_units": int(np.sum(activity > threshold)),
         "threshold": float(threshold),
         "latent_dim": posterior.latent_dim,
         "activity": activity.tolist(),
         "kl_per_dim": None if kl_per_dim is None else kl_per_dim.tolist(),
-        "kl": float(kl),
+        "kl": float(tf.reduce_mean(terms.kl)),
         "mutual_information": mutual_information(posterior, features, num_samples),
     }
 
 
-def mutual_information(posterior: Posterior, features: tf.Tensor,
-                       num_samples: int = 16) -> float:
+def mutual_information(posterior: Posterior, features, num_samples: int = 16) -> float:
     """``I(x; z)`` under ``q`` with the batch's aggregate posterior (module docstring)."""
-    n = int(features.shape[0])
-    z, log_q = posterior.sample_and_log_prob(features, num_samples)  # [S, N, L]
-    q_all = posterior(features)                                     # batch [N]
+    z, log_q = posterior.sample_and_log_prob(features, num_samples)  # [S, N, code]
+    n = int(log_q.shape[1])
     # log q(z_sn | x_m) for every m: [S, N, M].
     # Broadcast explicitly: a flow posterior's inverse needs z and its per-example
     # parameters (or IAF context) at the full [S, N, M] shape.
     s = tf.shape(z)[0]
-    z_cross = tf.broadcast_to(z[:, :, None, :], [s, n, n, posterior.latent_dim])
-    log_q_cross = q_all.log_prob(z_cross)
+    z_cross = tf.broadcast_to(z[:, :, None, :], [s, n, n, posterior.code_size])
+    log_q_cross = posterior.log_prob(features, z_cross)
     log_agg = tfp.math.reduce_logmeanexp(log_q_cross, axis=-1)
     return float(tf.reduce_mean(log_q - log_agg))
 

@@ -1,15 +1,23 @@
 """Decoder heads: the observation model p(x | z) over one example's event.
 
-A likelihood turns the decoder network's output into a distribution over
-``x`` whose ``log_prob`` sums over the event (``tfd.Independent``):
+Every likelihood is a :class:`Likelihood`: a Keras layer ``decoder output ->
+tfd.Distribution`` over ``x`` whose ``log_prob`` sums over the event. The
+VAE's ``likelihood=`` takes one of these, a registered name or a callable:
 
-* ``"bernoulli"``: binary ``x``; ``p(x|z) = prod Bernoulli(x_d; sigmoid(l_d))``.
-* ``"gaussian"``: ``N(x_d; mu_d(z), sigma_d)`` with ``sigma`` learned per
-  dimension (shared across examples, ``scale="learned"``) or a fixed float.
-* ``"categorical"``: ``K`` levels ``x_d in {0..K-1}`` (the digits: 17);
-  ``p(x|z) = prod softmax(l_d)[x_d]``: exact discrete probabilities, so
-  bits/dim compare directly with a dequantised flow's.
-* a callable ``decoder output -> tfd.Distribution`` over ``x`` (no head).
+* ``"bernoulli"`` (:class:`BernoulliLikelihood`): binary ``x``;
+  ``p(x|z) = prod Bernoulli(x_d; sigmoid(l_d))``.
+* ``"gaussian"`` (:class:`GaussianLikelihood`): ``N(x_d; mu_d(z), sigma_d)`` with
+  ``sigma`` learned per dimension (shared across examples, ``scale="learned"``)
+  or a fixed float.
+* ``"categorical"`` (:class:`CategoricalLikelihood`): ``K`` levels
+  ``x_d in {0..K-1}`` (the digits: 17); ``p(x|z) = prod softmax(l_d)[x_d]``:
+  exact discrete probabilities, so bits/dim compare directly with a
+  dequantised flow's.
+* a callable ``decoder output -> tfd.Distribution`` over ``x``
+  (:class:`CallableLikelihood`, no head).
+
+A decoder that already ends in a ``tfp.layers`` distribution layer (TFP's
+tutorial VAE) is ``p(x|z)`` itself (:class:`DistributionLayerLikelihood`).
 """
 
 from __future__ import annotations
@@ -22,81 +30,172 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_genmodels import _args
+from tfp_genmodels import _args, _saving
 from tfp_genmodels._keras import keras
 from tfp_genmodels._registry import LIKELIHOODS
 
 tfd = tfp.distributions
 
 
-
 class Likelihood(keras.layers.Layer):
-    """A dense head ``features -> [..., *event_shape, P]`` and the distribution over ``x``.
+    """The interface of ``p(x|z)``; subclass it for a likelihood of your own.
+
+    A subclass implements :meth:`call` (``decoder output [B, ...] -> tfd.Distribution``
+    with batch ``[B]`` and event ``event_shape``).
 
     Args:
-      kind: one of :data:`LIKELIHOODS` or a callable (then no head is added).
       event_shape: shape of one example ``x``.
-      pixel_levels: ``K`` for ``"categorical"`` (``num_levels`` is its deprecated name).
-      scale: ``"learned"`` or a positive float, for ``"gaussian"``.
+      **kwargs: Keras layer arguments.
     """
 
-    def __init__(self, kind: str | Callable, event_shape: Sequence[int],
-                 pixel_levels: int | None = None, scale: str | float = "learned",
-                 **kwargs: Any):
-        pixel_levels = _args.renamed_arg(kwargs, "num_levels", "pixel_levels", pixel_levels,
-                                         "Likelihood")
+    def __init__(self, event_shape: Sequence[int], **kwargs: Any):
         super().__init__(**kwargs)
         self.event_shape = tuple(int(d) for d in event_shape)
-        self.kind = kind
-        self.pixel_levels = pixel_levels
-        self.fixed_scale = None
-        if callable(kind):
-            self.num_params = None
-        elif kind not in LIKELIHOODS:
-            raise ValueError(f"`likelihood` must be one of {LIKELIHOODS} or a callable "
-                             f"returning a tfd.Distribution; got {kind!r}.")
-        elif kind == "categorical":
-            self.num_params = _args.int_arg(pixel_levels, "pixel_levels", minimum=2)
-        else:
-            self.num_params = 1
-        if kind == "gaussian":
-            if scale == "learned":
-                self.log_scale = self.add_weight(
-                    name="log_scale", shape=self.event_shape, initializer="zeros")
-            else:
-                try:
-                    self.fixed_scale = float(scale)
-                except (TypeError, ValueError):
-                    self.fixed_scale = -1.0
-                if not math.isfinite(self.fixed_scale) or self.fixed_scale <= 0:
-                    raise ValueError(f"`scale` must be 'learned' or a positive float; got "
-                                     f"{scale!r}.")
-        if self.num_params is not None:
-            size = int(np.prod(self.event_shape)) * self.num_params
-            self.flatten = keras.layers.Flatten()
-            self.dense = keras.layers.Dense(size, name="likelihood_params")
 
-    def call(self, decoded: tf.Tensor) -> tfd.Distribution:
-        if self.num_params is None:
-            dist = self.kind(decoded)
-            if not isinstance(dist, tfd.Distribution):
-                raise TypeError(f"`likelihood` callable must return a tfd.Distribution; got "
-                                f"{type(dist).__name__}.")
-            return dist
-        batch = tf.shape(decoded)[:-1] if decoded.shape.rank == 2 else tf.shape(decoded)[:1]
+    def call(self, decoded) -> tfd.Distribution:
+        raise NotImplementedError(f"{type(self).__name__} must implement call(decoded) -> "
+                                  "tfd.Distribution.")
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "event_shape": list(self.event_shape)}
+
+
+class _DenseHead(Likelihood):
+    """A dense head ``features -> [B, *event_shape, P]`` and a factorised distribution."""
+
+    num_params = 1
+
+    def build(self, input_shape) -> None:
+        self.flatten = keras.layers.Flatten()
+        self.dense = keras.layers.Dense(int(np.prod(self.event_shape)) * self.num_params,
+                                        name="likelihood_params")
+        super().build(input_shape)
+
+    def factors(self, params: tf.Tensor) -> tfd.Distribution:
+        """The per-dimension distribution from ``params`` ``[B, *event, P]``."""
+        raise NotImplementedError
+
+    def call(self, decoded) -> tfd.Distribution:
+        batch = tf.shape(decoded)[:1]
         flat = decoded if decoded.shape.rank == 2 else self.flatten(decoded)
-        params = self.dense(flat)
-        params = tf.reshape(params, tf.concat([batch, self.event_shape, [self.num_params]], 0))
-        ndims = len(self.event_shape)
-        if self.kind == "bernoulli":
-            base = tfd.Bernoulli(logits=params[..., 0], dtype=tf.float32)
-        elif self.kind == "gaussian":
-            scale = (tf.exp(self.log_scale) if self.fixed_scale is None
-                     else tf.constant(self.fixed_scale))
-            base = tfd.Normal(params[..., 0], scale)
+        params = tf.reshape(self.dense(flat),
+                            tf.concat([batch, self.event_shape, [self.num_params]], 0))
+        return tfd.Independent(self.factors(params),
+                               reinterpreted_batch_ndims=len(self.event_shape))
+
+
+@_saving.register
+class BernoulliLikelihood(_DenseHead):
+    """Binary ``x``: independent Bernoullis with logits from the decoder."""
+
+    def factors(self, params) -> tfd.Distribution:
+        return tfd.Bernoulli(logits=params[..., 0], dtype=tf.float32)
+
+
+@_saving.register
+class GaussianLikelihood(_DenseHead):
+    """``N(x_d; mu_d(z), sigma_d)``.
+
+    Args:
+      event_shape: shape of one example.
+      scale: ``"learned"`` (per dimension, shared across examples) or a positive float.
+      **kwargs: Keras layer arguments.
+    """
+
+    def __init__(self, event_shape: Sequence[int], scale: str | float = "learned",
+                 **kwargs: Any):
+        super().__init__(event_shape, **kwargs)
+        self.scale = scale
+        self.fixed_scale = None
+        if scale == "learned":
+            self.log_scale = self.add_weight(name="log_scale", shape=self.event_shape,
+                                             initializer="zeros")
         else:
-            base = tfd.Categorical(logits=params, dtype=tf.float32)
-        return tfd.Independent(base, reinterpreted_batch_ndims=ndims)
+            try:
+                self.fixed_scale = float(scale)
+            except (TypeError, ValueError):
+                self.fixed_scale = -1.0
+            if not math.isfinite(self.fixed_scale) or self.fixed_scale <= 0:
+                raise ValueError(f"`scale` must be 'learned' or a positive float; got "
+                                 f"{scale!r}.")
+
+    def factors(self, params) -> tfd.Distribution:
+        scale = (tf.exp(self.log_scale) if self.fixed_scale is None
+                 else tf.constant(self.fixed_scale))
+        return tfd.Normal(params[..., 0], scale)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "scale": self.scale}
+
+
+@_saving.register
+class CategoricalLikelihood(_DenseHead):
+    """``K`` pixel levels ``x_d in {0..K-1}``.
+
+    Args:
+      event_shape: shape of one example.
+      pixel_levels: ``K``.
+      **kwargs: Keras layer arguments.
+    """
+
+    def __init__(self, event_shape: Sequence[int], pixel_levels: int | None = None,
+                 **kwargs: Any):
+        super().__init__(event_shape, **kwargs)
+        self.pixel_levels = self.num_params = _args.int_arg(pixel_levels, "pixel_levels",
+                                                            minimum=2)
+
+    def factors(self, params) -> tfd.Distribution:
+        return tfd.Categorical(logits=params, dtype=tf.float32)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "pixel_levels": self.pixel_levels}
+
+
+class CallableLikelihood(Likelihood):
+    """A callable ``decoder output -> tfd.Distribution`` over ``x`` (no head)."""
+
+    def __init__(self, fn: Callable, event_shape: Sequence[int], **kwargs: Any):
+        super().__init__(event_shape, **kwargs)
+        self.fn = fn
+
+    def call(self, decoded) -> tfd.Distribution:
+        dist = self.fn(decoded)
+        if not isinstance(dist, tfd.Distribution):
+            raise TypeError(f"`likelihood` callable must return a tfd.Distribution; got "
+                            f"{type(dist).__name__}.")
+        return dist
+
+
+class DistributionLayerLikelihood(CallableLikelihood):
+    """``p(x|z)`` computed by the decoder itself (it ends in a ``tfp.layers``
+    distribution layer, TFP's tutorial VAE)."""
+
+    def __init__(self, event_shape: Sequence[int], **kwargs: Any):
+        super().__init__(lambda decoded: decoded, event_shape, **kwargs)
+
+
+def make_likelihood(spec: str | Callable | Likelihood, event_shape: Sequence[int],
+                    pixel_levels: int | None = None, scale: str | float = "learned",
+                    name: str = "likelihood") -> Likelihood:
+    """The likelihood for the VAE's ``likelihood=`` argument: an instance is used as it
+    is, a name from :data:`LIKELIHOODS` is built, a callable is wrapped."""
+    if isinstance(spec, Likelihood):
+        if tuple(spec.event_shape) != tuple(event_shape):
+            raise ValueError(f"`likelihood` has event_shape={spec.event_shape} but the data's "
+                             f"is {tuple(event_shape)}.")
+        return spec
+    if isinstance(spec, str):
+        if spec == "bernoulli":
+            return BernoulliLikelihood(event_shape, name=name)
+        if spec == "gaussian":
+            return GaussianLikelihood(event_shape, scale=scale, name=name)
+        if spec == "categorical":
+            return CategoricalLikelihood(event_shape, pixel_levels=pixel_levels, name=name)
+    elif callable(spec):
+        return CallableLikelihood(spec, event_shape, name=name)
+    raise ValueError(f"`likelihood` must be one of {LIKELIHOODS}, a "
+                     "tfp_genmodels.vae.Likelihood instance or a callable returning a "
+                     f"tfd.Distribution; got {spec!r}.")
 
 
 def distribution_mean(dist: tfd.Distribution) -> tf.Tensor:

@@ -1,28 +1,42 @@
 """Encoder heads: the approximate posterior q(z | x).
 
-* ``"diagonal"``: ``tfp.layers.IndependentNormal``, ``N(mu(x), diag sigma(x)^2)``.
-* ``"full"``: ``tfp.layers.MultivariateNormalTriL``, ``N(mu(x), L(x) L(x)^T)``.
-* ``"iaf"``: a diagonal Gaussian ``z_0`` refined by ``T`` inverse
-  autoregressive steps ``z_t = (z_{t-1} - m_t) * exp(-s_t)``, ``(m_t, s_t) =
-  MADE_t(z_{t-1}, h(x))`` with a context ``h(x)`` from the encoder
-  (Kingma et al., 2016); reversals between steps.
-* ``"planar"``: ``K`` planar steps ``z_k = z_{k-1} + u_hat tanh(w.z_{k-1} + b)``
-  whose ``(u, w, b)`` the encoder outputs per example (Rezende & Mohamed, 2015).
+Every posterior is a :class:`Posterior`: a Keras layer ``features -> q(z|x)``
+(``features`` is the encoder's output) with ``sample_and_log_prob``. The
+VAE's ``posterior=`` takes one of these, or a registered name:
 
-All sample by reparameterisation, and ``sample_and_log_prob`` tracks
-``log q(z_T|x) = log q_0(z_0|x) - sum_t log|det dz_t / dz_{t-1}|`` through the
-forward log-dets: no inverse is needed to train.
+* ``"diagonal"`` (:class:`DiagonalGaussianPosterior`): ``tfp.layers.IndependentNormal``,
+  ``N(mu(x), diag sigma(x)^2)``.
+* ``"full"`` (:class:`FullGaussianPosterior`): ``tfp.layers.MultivariateNormalTriL``,
+  ``N(mu(x), L(x) L(x)^T)``.
+* ``"iaf"`` (:class:`IAFPosterior`): a diagonal Gaussian ``z_0`` refined by
+  ``T`` inverse autoregressive steps ``z_t = (z_{t-1} - m_t) * exp(-s_t)``,
+  ``(m_t, s_t) = MADE_t(z_{t-1}, h(x))`` with a context ``h(x)`` from the
+  encoder (Kingma et al., 2016); reversals between steps.
+* ``"planar"`` (:class:`PlanarPosterior`): ``K`` planar steps
+  ``z_k = z_{k-1} + u_hat tanh(w.z_{k-1} + b)`` whose ``(u, w, b)`` the encoder
+  outputs per example (Rezende & Mohamed, 2015).
+* ``"categorical"`` and ``"bernoulli"``: discrete latents,
+  :mod:`tfp_genmodels.vae.discrete`.
+
+An encoder that already ends in a ``tfp.layers`` distribution layer (TFP's
+tutorial VAE) is used as ``q(z|x)`` itself through
+:class:`DistributionLayerPosterior`, with no head added.
+
+The Gaussian kinds sample by reparameterisation, and ``sample_and_log_prob``
+tracks ``log q(z_T|x) = log q_0(z_0|x) - sum_t log|det dz_t / dz_{t-1}|``
+through the forward log-dets: no inverse is needed to train.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import tensorflow as tf
 import tensorflow_probability as tfp
 
+from tfp_genmodels import _args, _saving
 from tfp_genmodels._keras import keras
-from tfp_genmodels._registry import POSTERIORS
 from tfp_genmodels.bijectors import Planar
 from tfp_genmodels.bijectors.masks import reversal
 from tfp_genmodels.flows.autoregressive_flows import identity_made
@@ -30,91 +44,139 @@ from tfp_genmodels.flows.autoregressive_flows import identity_made
 tfb, tfd, tfpl = tfp.bijectors, tfp.distributions, tfp.layers
 
 
-
 class Posterior(keras.layers.Layer):
-    """``features -> q(z|x)``; see the module docstring for the kinds.
+    """The interface of ``q(z|x)``; subclass it for a posterior of your own.
+
+    A subclass implements :meth:`call` (``features -> tfd.Distribution`` with
+    batch ``[B]`` and event ``[L]``) and, when its samples need more than
+    ``q.sample`` / ``q.log_prob`` (a flow, a discrete code), overrides
+    :meth:`sample_and_log_prob`. ``get_config`` must return the constructor's
+    arguments for ``.keras`` saving (register the class with
+    ``keras.saving.register_keras_serializable``).
+
+    Attributes:
+      latent_dim: ``L``, the number of latent variables.
+      code_size: the size of ``z`` as the decoder receives it (``L``; a
+        categorical posterior's one-hot code has ``L * K``).
+      is_discrete: ``z`` is discrete (score-function or relaxed gradients).
 
     Args:
-      kind: one of :data:`POSTERIORS`.
       latent_dim: ``L``.
-      num_flow_steps: ``T`` (IAF) or ``K`` (planar) steps.
-      hidden_units: MADE hidden widths for IAF.
-      context_dim: size of IAF's encoder context ``h(x)``.
+      **kwargs: Keras layer arguments (``name``, ...).
     """
 
-    def __init__(self, kind: str, latent_dim: int, num_flow_steps: int = 4,
-                 hidden_units: Sequence[int] = (64, 64), context_dim: int = 32, **kwargs):
+    is_discrete: bool = False
+
+    def __init__(self, latent_dim: int, **kwargs: Any):
         super().__init__(**kwargs)
-        if kind not in POSTERIORS:
-            raise ValueError(f"`posterior` must be one of {POSTERIORS}; got {kind!r}.")
-        self.kind = kind
-        self.latent_dim = int(latent_dim)
-        self.num_flow_steps = int(num_flow_steps)
-        latent = self.latent_dim
-        if kind == "full":
-            self.params = keras.layers.Dense(tfpl.MultivariateNormalTriL.params_size(latent),
-                                             name="posterior_params")
-            self.gaussian = tfpl.MultivariateNormalTriL(latent)
-        else:
-            self.params = keras.layers.Dense(tfpl.IndependentNormal.params_size(latent),
-                                             name="posterior_params")
-            self.gaussian = tfpl.IndependentNormal(latent)
-        if kind == "iaf":
-            self.context = keras.layers.Dense(context_dim, activation="elu", name="iaf_context")
-            self.mades = []
-            for t in range(self.num_flow_steps):
-                self.mades.append(identity_made(
-                    latent, hidden_units, activation="elu", context_shape=[context_dim],
-                    kernel_initializer="glorot_uniform", name=f"iaf_made_{t}"))
-        if kind == "planar":
-            # Not zero-initialised: at u = w = 0 every gradient of a planar step
-            # vanishes (a saddle), so the steps start small but generic.
-            self.planar_params = keras.layers.Dense(
-                self.num_flow_steps * (2 * latent + 1),
-                kernel_initializer=keras.initializers.RandomNormal(stddev=0.01),
-                name="planar_params")
+        self.latent_dim = _args.positive_int_arg(latent_dim, "latent_dim")
 
     @property
-    def is_gaussian(self) -> bool:
-        """``q`` is exactly Gaussian (an analytic KL to a Gaussian prior exists)."""
-        return self.kind in ("diagonal", "full")
+    def code_size(self) -> int:
+        return self.latent_dim
 
-    def base(self, features: tf.Tensor) -> tfd.Distribution:
-        """The Gaussian ``q_0(z|x)`` (the whole posterior for diagonal / full)."""
+    def call(self, features) -> tfd.Distribution:
+        raise NotImplementedError(f"{type(self).__name__} must implement call(features) -> "
+                                  "tfd.Distribution.")
+
+    def base(self, features) -> tfd.Distribution:
+        """The closed-form part ``q_0(z|x)`` (the VampPrior mixes these); the whole
+        posterior unless it is a flow."""
+        return self(features)
+
+    def sample_and_log_prob(self, features, num_samples: int, seed=None
+                            ) -> tuple[tf.Tensor, tf.Tensor]:
+        """``z ~ q(z|x)`` (``[S, B, code_size]``, reparameterised when ``q`` is) and
+        ``log q(z|x)`` (``[S, B]``)."""
+        q = self(features)
+        z = q.sample(num_samples, seed=seed)
+        return z, q.log_prob(z)
+
+    def log_prob(self, features, z: tf.Tensor) -> tf.Tensor:
+        """``log q(z|x)`` for codes ``z`` ``[..., B, code_size]`` (the batch last)."""
+        return self(features).log_prob(z)
+
+    def mean(self, features, num_samples: int = 64, seed=None) -> tf.Tensor:
+        """``E_q[z]`` (``[B, code_size]``): exact where ``q`` has a mean, else Monte Carlo."""
+        try:
+            return self(features).mean()
+        except NotImplementedError:
+            z, _ = self.sample_and_log_prob(features, num_samples, seed=seed)
+            return tf.reduce_mean(z, axis=0)
+
+    def point(self, features, seed=None) -> tf.Tensor:
+        """The code ``reconstruct`` decodes: the posterior mean (discrete: the mode)."""
+        return self.mean(features, seed=seed)
+
+    def kl_divergence(self, features, prior) -> tuple[tf.Tensor, tf.Tensor | None] | None:
+        """``(KL [B], KL per latent [B, L] or None)`` in closed form, or ``None`` when
+        there is none (the VAE then uses the Monte Carlo ``log q - log p``)."""
+        if not getattr(prior, "has_closed_form", False):
+            return None
+        try:
+            return tfd.kl_divergence(self(features), prior.distribution()), None
+        except NotImplementedError:
+            return None
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "latent_dim": self.latent_dim}
+
+
+@_saving.register
+class DiagonalGaussianPosterior(Posterior):
+    """``N(mu(x), diag sigma(x)^2)``: a dense layer and ``tfp.layers.IndependentNormal``."""
+
+    def __init__(self, latent_dim: int, **kwargs: Any):
+        super().__init__(latent_dim, **kwargs)
+        self.params = keras.layers.Dense(tfpl.IndependentNormal.params_size(self.latent_dim),
+                                         name="posterior_params")
+        self.gaussian = tfpl.IndependentNormal(self.latent_dim)
+
+    def call(self, features) -> tfd.Distribution:
         return self.gaussian(self.params(features))
 
-    def _bijectors(self, features: tf.Tensor) -> list[tfb.Bijector]:
+    def kl_divergence(self, features, prior) -> tuple[tf.Tensor, tf.Tensor | None] | None:
+        if not getattr(prior, "is_standard_normal", False):
+            return super().kl_divergence(features, prior)
+        kl_dims = tfd.kl_divergence(self(features).distribution,
+                                    tfd.Normal(tf.zeros([]), tf.ones([])))
+        return tf.reduce_sum(kl_dims, axis=-1), kl_dims
+
+
+@_saving.register
+class FullGaussianPosterior(Posterior):
+    """``N(mu(x), L(x) L(x)^T)``: a dense layer and ``tfp.layers.MultivariateNormalTriL``."""
+
+    def __init__(self, latent_dim: int, **kwargs: Any):
+        super().__init__(latent_dim, **kwargs)
+        self.params = keras.layers.Dense(
+            tfpl.MultivariateNormalTriL.params_size(self.latent_dim), name="posterior_params")
+        self.gaussian = tfpl.MultivariateNormalTriL(self.latent_dim)
+
+    def call(self, features) -> tfd.Distribution:
+        return self.gaussian(self.params(features))
+
+
+class _FlowPosterior(DiagonalGaussianPosterior):
+    """A diagonal Gaussian ``q_0`` pushed through per-example flow steps."""
+
+    def __init__(self, latent_dim: int, num_flow_steps: int = 4, **kwargs: Any):
+        super().__init__(latent_dim, **kwargs)
+        self.num_flow_steps = _args.positive_int_arg(num_flow_steps, "num_flow_steps")
+
+    def base(self, features) -> tfd.Distribution:
+        return super().call(features)
+
+    def _bijectors(self, features) -> list[tfb.Bijector]:
         """Flow steps in application order (``z_0`` first), bound to this batch."""
-        latent = self.latent_dim
-        if self.kind == "iaf":
-            context = self.context(features)
-            steps = []
-            for t, made in enumerate(self.mades):
-                if t:
-                    steps.append(reversal(latent))
-                steps.append(tfb.Invert(tfb.MaskedAutoregressiveFlow(
-                    shift_and_log_scale_fn=_conditioned(made, context, latent))))
-            return steps
-        if self.kind == "planar":
-            p = self.planar_params(features)
-            size = 2 * latent + 1
-            return [Planar(p[..., k * size:k * size + latent],
-                           p[..., k * size + latent:k * size + 2 * latent],
-                           p[..., k * size + 2 * latent], name=f"planar_{k}")
-                    for k in range(self.num_flow_steps)]
-        return []
+        raise NotImplementedError
 
-    def call(self, features: tf.Tensor) -> tfd.Distribution:
-        """``q(z|x)`` as a distribution (flows: a ``TransformedDistribution``)."""
-        base = self.base(features)
-        steps = self._bijectors(features)
-        if not steps:
-            return base
-        return tfd.TransformedDistribution(base, tfb.Chain(steps[::-1]))
+    def call(self, features) -> tfd.Distribution:
+        """``q(z|x)`` as a ``TransformedDistribution``."""
+        return tfd.TransformedDistribution(self.base(features),
+                                           tfb.Chain(self._bijectors(features)[::-1]))
 
-    def sample_and_log_prob(self, features: tf.Tensor, num_samples: int, seed=None
-                            ) -> tuple[tf.Tensor, tf.Tensor]:
-        """``z ~ q(z|x)`` (``[S, B, L]``, reparameterised) and ``log q(z|x)`` (``[S, B]``)."""
+    def sample_and_log_prob(self, features, num_samples: int, seed=None):
         base = self.base(features)
         z = base.sample(num_samples, seed=seed)
         log_q = base.log_prob(z)
@@ -123,12 +185,86 @@ class Posterior(keras.layers.Layer):
             z = step.forward(z)
         return z, log_q
 
-    def mean(self, features: tf.Tensor, num_samples: int = 64, seed=None) -> tf.Tensor:
-        """``E_q[z]``: exact for Gaussians, a Monte Carlo mean for flows."""
-        if self.is_gaussian:
-            return self.base(features).mean()
-        z, _ = self.sample_and_log_prob(features, num_samples, seed=seed)
-        return tf.reduce_mean(z, axis=0)
+    def kl_divergence(self, features, prior):
+        return None
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "num_flow_steps": self.num_flow_steps}
+
+
+@_saving.register
+class IAFPosterior(_FlowPosterior):
+    """Inverse autoregressive flow posterior (module docstring).
+
+    Args:
+      latent_dim: ``L``.
+      num_flow_steps: ``T``.
+      hidden_units: MADE hidden widths.
+      context_dim: size of the encoder context ``h(x)``.
+      **kwargs: Keras layer arguments.
+    """
+
+    def __init__(self, latent_dim: int, num_flow_steps: int = 4,
+                 hidden_units: Sequence[int] = (64, 64), context_dim: int = 32, **kwargs: Any):
+        super().__init__(latent_dim, num_flow_steps, **kwargs)
+        self.hidden_units, self.context_dim = tuple(hidden_units), int(context_dim)
+        self.context = keras.layers.Dense(context_dim, activation="elu", name="iaf_context")
+        self.mades = [identity_made(self.latent_dim, hidden_units, activation="elu",
+                                    context_shape=[context_dim],
+                                    kernel_initializer="glorot_uniform", name=f"iaf_made_{t}")
+                      for t in range(self.num_flow_steps)]
+
+    def _bijectors(self, features):
+        context = self.context(features)
+        steps = []
+        for t, made in enumerate(self.mades):
+            if t:
+                steps.append(reversal(self.latent_dim))
+            steps.append(tfb.Invert(tfb.MaskedAutoregressiveFlow(
+                shift_and_log_scale_fn=_conditioned(made, context, self.latent_dim))))
+        return steps
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "hidden_units": list(self.hidden_units),
+                "context_dim": self.context_dim}
+
+
+@_saving.register
+class PlanarPosterior(_FlowPosterior):
+    """Planar-flow posterior with per-example parameters (module docstring)."""
+
+    def __init__(self, latent_dim: int, num_flow_steps: int = 4, **kwargs: Any):
+        super().__init__(latent_dim, num_flow_steps, **kwargs)
+        # Not zero-initialised: at u = w = 0 every gradient of a planar step
+        # vanishes (a saddle), so the steps start small but generic.
+        self.planar_params = keras.layers.Dense(
+            self.num_flow_steps * (2 * self.latent_dim + 1),
+            kernel_initializer=keras.initializers.RandomNormal(stddev=0.01),
+            name="planar_params")
+
+    def _bijectors(self, features):
+        latent = self.latent_dim
+        p = self.planar_params(features)
+        size = 2 * latent + 1
+        return [Planar(p[..., k * size:k * size + latent],
+                       p[..., k * size + latent:k * size + 2 * latent],
+                       p[..., k * size + 2 * latent], name=f"planar_{k}")
+                for k in range(self.num_flow_steps)]
+
+
+class DistributionLayerPosterior(Posterior):
+    """``q(z|x)`` computed by the encoder itself: its last layer is a ``tfp.layers``
+    distribution layer (TFP's tutorial VAE), so ``features`` *is* the distribution.
+
+    Built by the VAE when it finds such a layer; not saved on its own (the
+    encoder is).
+    """
+
+    def call(self, features) -> tfd.Distribution:
+        if not isinstance(features, tfd.Distribution):
+            raise TypeError("the encoder ends in a tfp.layers distribution layer, so its "
+                            f"output must be a tfd.Distribution; got {type(features).__name__}.")
+        return features
 
 
 def _conditioned(made, context: tf.Tensor, latent: int):

@@ -28,14 +28,30 @@ def bound_metrics(model, x: np.ndarray, batch_size: int = 500, iwae_samples: int
 
 
 def traversal(model, num_dims: int = 8, num_steps: int = 9, radius: float = 3.0) -> np.ndarray:
-    """Decoder means as each latent ``z_i`` sweeps ``[-radius, radius]``, others 0."""
+    """Decoder means as each latent ``z_i`` sweeps ``[-radius, radius]``, others 0
+    (``[dims * num_steps, ...]``). Discrete latents: ``z_i`` takes each of its
+    classes in turn, the others class 0 (``num_steps`` is then the number of classes)."""
     dims = min(num_dims, model.latent_dim)
-    values = np.linspace(-radius, radius, num_steps, dtype=np.float32)
-    z = np.zeros([dims, num_steps, model.latent_dim], np.float32)
-    for i in range(dims):
-        z[i, :, i] = values
-    means = distribution_mean(model.decode(tf.constant(z.reshape(-1, model.latent_dim))))
-    return np.asarray(means)
+    if model.posterior.is_discrete:
+        num_steps = traversal_steps(model, num_steps)
+        values = np.zeros([dims, num_steps, model.latent_dim], np.int32)
+        for i in range(dims):
+            values[i, :, i] = np.arange(num_steps)
+        z = model.posterior.to_code(tf.constant(values.reshape(-1, model.latent_dim)))
+    else:
+        values = np.linspace(-radius, radius, num_steps, dtype=np.float32)
+        z = np.zeros([dims, num_steps, model.latent_dim], np.float32)
+        for i in range(dims):
+            z[i, :, i] = values
+        z = tf.constant(z.reshape(-1, model.latent_dim))
+    return np.asarray(distribution_mean(model.decode(z)))
+
+
+def traversal_steps(model, num_steps: int = 9) -> int:
+    """Columns of the traversal: ``num_steps``, or a discrete latent's class count."""
+    if model.posterior.is_discrete:
+        return model.posterior.num_classes or 2
+    return num_steps
 
 
 def write_figures(model, x: np.ndarray, labels: np.ndarray | None, out: str,
@@ -49,9 +65,11 @@ def write_figures(model, x: np.ndarray, labels: np.ndarray | None, out: str,
     _io.save_figure(os.path.join(out, "samples.png"), plots.image_grid_figure(
         np.asarray(model.sample(64, mean=True)), vmax=vmax,
         title=f"{title}: samples (decoder means)"))
+    sweep = ("over its classes" if model.posterior.is_discrete else "in [-3, 3]")
     _io.save_figure(os.path.join(out, "traversal.png"), plots.traversal_figure(
-        traversal(model), 9, vmax=vmax, title=f"{title}: latent traversal, z_i in [-3, 3]"))
-    if model.latent_dim == 2 and labels is not None:
-        z = np.asarray(model.posterior.mean(model._features(x)))
+        traversal(model), traversal_steps(model), vmax=vmax,
+        title=f"{title}: latent traversal, z_i {sweep}"))
+    if model.latent_dim == 2 and labels is not None and not model.posterior.is_discrete:
+        z = np.asarray(model.posterior.mean(model.features(x)))
         _io.save_figure(os.path.join(out, "latent.png"), plots.latent_scatter_figure(
             z, labels, title=f"{title}: posterior means"))
