@@ -23,11 +23,12 @@ MOONS = data.toy_sample("moons", 64, seed=0).astype(np.float32)
 SEED = tf.constant(export.SEED)
 
 
-def _digits_vae(posterior, prior="normal", likelihood="categorical"):
+def _digits_vae(posterior, prior="normal", likelihood="categorical", code_size=3, **kwargs):
     encoder = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Rescaling(1 / 16),
                                 keras.layers.Flatten(), keras.layers.Dense(32, "relu")])
-    decoder = keras.Sequential([keras.Input((3,)), keras.layers.Dense(32, "relu")])
-    kwargs = {"pixel_levels": 17} if likelihood == "categorical" else {}
+    decoder = keras.Sequential([keras.Input((code_size,)), keras.layers.Dense(32, "relu")])
+    if likelihood == "categorical":
+        kwargs["pixel_levels"] = 17
     model = vae.VAE(3, encoder, decoder, likelihood=likelihood, posterior=posterior,
                     prior=prior, **kwargs)
     x = DIGITS.train.x[:256] / (16.0 if likelihood == "bernoulli" else 1.0)
@@ -82,6 +83,18 @@ def _models():
                                "reconstruct": {"x": x}, "decode": {"z": z},
                                "encode": {"x": x}, "sample": {"num_samples": np.int32(7)}},
                        expected)
+    # Discrete latents: 3 categorical variables of 4 classes (one-hot codes of 12).
+    model, x = _digits_vae("categorical", "uniform", code_size=12, num_classes=4)
+    z = np.eye(4, dtype=np.float32)[np.arange(15).reshape(5, 3) % 4].reshape(5, 12)
+    cases["vae_categorical"] = (
+        model, {"elbo": {"x": x}, "log_likelihood": {"x": x}, "reconstruct": {"x": x},
+                "decode": {"z": z}, "encode": {"x": x}, "sample": {"num_samples": np.int32(7)}},
+        {"elbo": {"elbo": model.elbo(x, seed=SEED)},
+         "log_likelihood": {"log_likelihood": model.log_likelihood(x, num_samples=100,
+                                                                   seed=SEED)},
+         "reconstruct": {"reconstruction": model.reconstruct(x)},
+         "encode": {"probs": tf.nn.softmax(model.posterior.logits(model.features(x)))},
+         "decode": {"mean": vae.likelihoods.distribution_mean(model.decode(z))}})
     return cases
 
 
@@ -126,7 +139,7 @@ def _check_loaded_without_tfp_keras_or_this_package(report, root):
                 "serving_default"]
     for name in ("realnvp", "realnvp_float64", "conditional", "glow"):
         assert report["signatures"][str(root / name / "1")] == flow
-    for name in ("vae_full", "vae_planar"):
+    for name in ("vae_full", "vae_planar", "vae_categorical"):
         assert report["signatures"][str(root / name / "1")] == vae_sigs
 
 
@@ -148,6 +161,9 @@ def _check_served_samples_come_from_the_model(cases, outputs):
     assert glow_samples.min() >= 0 and glow_samples.max() <= 16
     full = outputs[("vae_full", "sample")]["samples"]
     assert full.shape == (7, 8, 8, 1) and set(np.unique(full)) <= {0.0, 1.0}
+    categorical = outputs[("vae_categorical", "sample")]["samples"]
+    assert categorical.shape == (7, 8, 8, 1) and categorical.max() <= 16
+    assert outputs[("vae_categorical", "encode")]["probs"].shape == (16, 3, 4)
     planar = outputs[("vae_planar", "sample")]["samples"]
     assert planar.shape == (7, 8, 8, 1) and planar.max() <= 16
     # a flow posterior's served moments match a Monte Carlo estimate in process

@@ -178,12 +178,11 @@ def flow_signatures(model, sample_temperature: float = 1.0) -> dict:
 
 def vae_signatures(model, log_likelihood_samples: int = 100, encode_samples: int = 64) -> dict:
     """The concrete functions of a VAE's export (see the module docstring)."""
+    import tensorflow_probability as tfp
+
     from tfp_genmodels.vae.likelihoods import distribution_mean
-    from tfp_genmodels.vae.posteriors import (
-        DiagonalGaussianPosterior,
-        DistributionLayerPosterior,
-        FullGaussianPosterior,
-    )
+
+    tfd = tfp.distributions
 
     x_spec = _spec(model.event_shape, "x")
     z_spec = _spec((model.posterior.code_size,), "z")
@@ -199,13 +198,14 @@ def vae_signatures(model, log_likelihood_samples: int = 100, encode_samples: int
         if posterior.is_discrete:
             return {"probs": tf.nn.softmax(posterior.logits(features)) if posterior.num_classes
                     else tf.sigmoid(posterior.logits(features))}
-        if isinstance(posterior, (DiagonalGaussianPosterior, FullGaussianPosterior,
-                                  DistributionLayerPosterior)):
-            q = posterior(features)
+        q = posterior(features)
+        try:  # closed-form moments (Gaussians); a flow's come from samples below
             out = {"mean": q.mean(), "stddev": q.stddev()}
-            if not isinstance(posterior, DiagonalGaussianPosterior):
+            if not isinstance(q, tfd.Independent):  # correlated: a full covariance
                 out["scale_tril"] = tf.linalg.cholesky(q.covariance())
             return out
+        except NotImplementedError:
+            pass
         z, _ = posterior.sample_and_log_prob(features, encode_samples, seed=_seed())
         mean, variance = tf.nn.moments(z, axes=[0])
         return {"mean": mean, "stddev": tf.sqrt(variance)}
@@ -221,11 +221,12 @@ def vae_signatures(model, log_likelihood_samples: int = 100, encode_samples: int
     if conditional:
         @tf.function(input_signature=c_specs)
         def sample(context):
-            return {"samples": model.sample(tf.shape(context)[0], context=context)}
+            z = model.prior.sample(tf.shape(context)[0])
+            return {"samples": model.decode(z, context).sample()}
     else:
         @tf.function(input_signature=[tf.TensorSpec([], tf.int32, name="num_samples")])
         def sample(num_samples):
-            return {"samples": model.sample(num_samples)}
+            return {"samples": model.decode(model.prior.sample(num_samples)).sample()}
 
     elbo_fn = signature(lambda x, context=None: {
         "elbo": model.elbo(x, seed=_seed(), context=context)}, x_spec)

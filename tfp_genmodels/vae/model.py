@@ -285,6 +285,15 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
     def _build_parts(self) -> None:
         x = tf.zeros([1, *self.event_shape])
         context = None if self.context_shape is None else tf.zeros([1, *self.context_shape])
+        if isinstance(self.posterior, DistributionLayerPosterior):
+            q = self._features(x, context)
+            if tuple(q.event_shape) != (self.latent_dim,):
+                raise ValueError(f"the encoder's distribution has event shape "
+                                 f"{tuple(q.event_shape)}; `latent_dim` is {self.latent_dim}.")
+            if q.reparameterization_type != tfd.FULLY_REPARAMETERIZED:
+                raise ValueError("the encoder's distribution layer is not reparameterised; "
+                                 "for discrete latents use posterior='categorical' or "
+                                 "'bernoulli' with an estimator.")
         try:
             terms = self._terms(x, context, 1)
         except (ValueError, TypeError, tf.errors.InvalidArgumentError) as error:
@@ -299,15 +308,6 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
             layer = heads.distribution_layer(network)
             if layer is not None:
                 self._event_shapes[layer.name] = tuple(dist.event_shape)
-        if isinstance(self.posterior, DistributionLayerPosterior):
-            q = terms.features
-            if tuple(q.event_shape) != (self.latent_dim,):
-                raise ValueError(f"the encoder's distribution has event shape "
-                                 f"{tuple(q.event_shape)}; `latent_dim` is {self.latent_dim}.")
-            if q.reparameterization_type != tfd.FULLY_REPARAMETERIZED:
-                raise ValueError("the encoder's distribution layer is not reparameterised; "
-                                 "for discrete latents use posterior='categorical' or "
-                                 "'bernoulli' with an estimator.")
         if self.estimator is not None:
             self.estimator.build(None)
             if self.estimator.relaxed and self.posterior.kl_divergence(

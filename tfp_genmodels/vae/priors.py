@@ -238,15 +238,21 @@ class DistributionPrior(Prior):
 
 
 def is_standard_normal(dist: tfd.Distribution, latent_dim: int) -> bool:
-    """Whether ``dist`` is ``N(0, I_L)`` (checked on its mean and covariance)."""
+    """Whether ``dist`` is ``N(0, I_L)``: an ``Independent(Normal)`` or an MVN, checked on
+    its mean and covariance."""
+    inner = getattr(dist, "distribution", None)
     try:
-        mean, cov = np.asarray(dist.mean()), np.asarray(dist.covariance())
-    except (NotImplementedError, ValueError, TypeError):
+        if isinstance(dist, tfd.Independent) and isinstance(inner, tfd.Normal):
+            mean = np.broadcast_to(np.asarray(inner.mean()), [latent_dim])
+            cov = np.diag(np.broadcast_to(np.asarray(inner.variance()), [latent_dim]))
+        elif isinstance(dist, tfd.MultivariateNormalLinearOperator):
+            mean, cov = np.asarray(dist.mean()), np.asarray(dist.covariance())
+        else:
+            return False
+    except ValueError:  # shapes that do not broadcast to [L]
         return False
-    return (mean.shape == (latent_dim,) and cov.shape == (latent_dim, latent_dim)
-            and np.allclose(mean, 0.0) and np.allclose(cov, np.eye(latent_dim))
-            and isinstance(getattr(dist, "distribution", dist),
-                           (tfd.Normal, tfd.MultivariateNormalLinearOperator)))
+    return (tuple(dist.event_shape) == (latent_dim,) and mean.shape == (latent_dim,)
+            and np.allclose(mean, 0.0) and np.allclose(cov, np.eye(latent_dim)))
 
 
 def make_prior(spec: str | Prior, latent_dim: int, posterior, num_components: int = 10,
