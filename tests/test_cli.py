@@ -182,6 +182,37 @@ def test_train_and_sample_a_vae(tmp_path, capsys):
     assert np.load(os.path.join(out, "samples.npy")).shape == (6, 8, 8, 1)
 
 
+@pytest.mark.parametrize("posterior, extra", [
+    ("categorical", ["--num-classes", "4", "--estimator", "gumbel_softmax",
+                     "--temperature", "0.7"]),
+    ("bernoulli", ["--estimator", "disarm"]),
+])
+def test_train_sample_and_export_a_discrete_vae(tmp_path, capsys, posterior, extra):
+    out = str(tmp_path / "vae")
+    assert cli.main(["train", "--model", "vae", "--data", "digits", "--latent-dim", "3",
+                     "--posterior", posterior, *extra, "--epochs", "2", "--hidden-units",
+                     "16", "--iwae-samples", "20", "--verbose", "0", "--out", out]) == 0
+    assert "active units:" in capsys.readouterr().out
+    for name in ("metrics.json", "reconstructions.png", "samples.png", "traversal.png"):
+        assert os.path.exists(os.path.join(out, name)), name
+    with open(os.path.join(out, "metrics.json")) as f:
+        metrics = json.load(f)
+    assert metrics["test"]["iwae_nll"] <= -metrics["test"]["elbo"] + 0.5
+    with open(os.path.join(out, "config.json")) as f:
+        config = json.load(f)
+    assert config["posterior"] == posterior and config["estimator"] == extra[-1 - (
+        2 if posterior == "categorical" else 0)]
+    assert cli.main(["sample", "--run", out, "-n", "5"]) == 0
+    assert np.load(os.path.join(out, "samples.npy")).shape == (5, 8, 8, 1)
+    assert cli.main(["export", "--run", out, "--out", str(tmp_path / "served")]) == 0
+
+
+def test_categorical_vae_without_num_classes_is_a_clear_error(tmp_path, capsys):
+    assert cli.main(["train", "--model", "vae", "--data", "digits", "--posterior",
+                     "categorical", "--epochs", "1", "--out", str(tmp_path / "r")]) == 2
+    assert "num_classes" in capsys.readouterr().err
+
+
 def test_multiworker_without_tf_config_is_a_clear_error(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     out = str(tmp_path / "run")

@@ -64,6 +64,15 @@ def test_vae_example_reports_ordered_bounds_and_diagnostics(tmp_path):
     assert "active units:" in stdout and (tmp_path / "vae" / "traversal.png").exists()
 
 
+def test_conditional_vae_example_prefers_the_true_labels(tmp_path):
+    png = tmp_path / "cvae.png"
+    stdout = _run("conditional_vae_digits.py", "--epochs", "10", "--out", str(png))
+    true_nats, wrong_nats = (float(v) for v in re.search(
+        r"true labels ([\d.]+); with shuffled labels ([\d.]+)", stdout).groups())
+    assert true_nats < wrong_nats
+    assert png.stat().st_size > 0
+
+
 def test_beta_vae_example_writes_two_traversals(tmp_path):
     stdout = _run("beta_vae_traversal.py", "--epochs", "2", "--out", str(tmp_path / "beta"))
     assert len(re.findall(r"beta \d: reconstruction", stdout)) == 2

@@ -148,8 +148,15 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--latent-dim", type=positive_int, default=8, help="[%(default)s]")
     v.add_argument("--posterior", choices=_registry.POSTERIORS, default="diagonal",
                    help="q(z|x) [%(default)s]")
-    v.add_argument("--prior", choices=_registry.PRIORS, default="normal",
-                   help="p(z) [%(default)s]")
+    v.add_argument("--prior", choices=_registry.PRIORS, default=None,
+                   help="p(z) [normal; uniform for discrete latents]")
+    v.add_argument("--num-classes", type=_integer(2, "an integer >= 2"), default=None,
+                   help="classes of each latent with --posterior categorical")
+    v.add_argument("--estimator", choices=_registry.ESTIMATORS, default=None,
+                   help="gradient estimator for discrete latents "
+                        "[reinforce; vimco with --objective iwae]")
+    v.add_argument("--temperature", type=positive_float, default=1.0,
+                   help="initial temperature of the relaxed estimators [%(default)s]")
     v.add_argument("--beta", type=nonnegative_float, default=1.0,
                    help="weight of the KL term [%(default)s]")
     v.add_argument("--kl-warmup-steps", type=nonnegative_int, default=0,

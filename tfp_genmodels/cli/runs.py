@@ -74,6 +74,9 @@ def run_config(args: argparse.Namespace, dataset: Dataset) -> dict[str, Any]:
     common = {"model": args.model, "data": args.data, "seed": args.seed,
               "pixel_levels": dataset.pixel_levels, "hidden_units": list(args.hidden_units)}
     if args.model == "vae":
+        if (args.posterior == "categorical") != (args.num_classes is not None):
+            raise CLIError("--posterior categorical needs --num-classes K (num_classes: the "
+                           "classes of each latent), and --num-classes is for it alone.")
         return {**common, "event_shape": list(dataset.train.shape[1:]), "flatten": False,
                 "likelihood": ("gaussian" if not image else
                                "bernoulli" if args.data in BINARISED_DATASETS
@@ -81,7 +84,9 @@ def run_config(args: argparse.Namespace, dataset: Dataset) -> dict[str, Any]:
                 "latent_dim": args.latent_dim, "posterior": args.posterior,
                 "prior": args.prior, "beta": args.beta,
                 "kl_warmup_steps": args.kl_warmup_steps, "free_bits": args.free_bits,
-                "objective": args.objective, "num_samples": args.num_samples}
+                "objective": args.objective, "num_samples": args.num_samples,
+                "num_classes": args.num_classes, "estimator": args.estimator,
+                "temperature": args.temperature}
     multiscale = image and args.model in _registry.MULTISCALE_RECIPES
     event_shape = (list(dataset.image_shape) if multiscale else
                    [int(np.prod(dataset.train.shape[1:]))])
@@ -105,13 +110,17 @@ def _build_vae(config: dict[str, Any]) -> Any:
     likelihood = config["likelihood"]
     scale = 1.0 if levels is None or likelihood == "bernoulli" else 1.0 / (levels - 1)
     hidden = tuple(config["hidden_units"])
-    return vae.VAE(config["latent_dim"], mlp_encoder(config["event_shape"], hidden, scale),
-                   mlp_decoder(config["latent_dim"], hidden[::-1]), likelihood=likelihood,
+    latent, classes = config["latent_dim"], config.get("num_classes")
+    code_size = latent * classes if config["posterior"] == "categorical" else latent
+    return vae.VAE(latent, mlp_encoder(config["event_shape"], hidden, scale),
+                   mlp_decoder(code_size, hidden[::-1]), likelihood=likelihood,
                    pixel_levels=levels if likelihood == "categorical" else None,
                    posterior=config["posterior"], prior=config["prior"],
                    beta=config["beta"], kl_warmup_steps=config["kl_warmup_steps"],
                    free_bits=config["free_bits"], objective=config["objective"],
-                   num_samples=config["num_samples"])
+                   num_samples=config["num_samples"], num_classes=classes,
+                   estimator=config.get("estimator"),
+                   temperature=config.get("temperature", 1.0))
 
 
 def build_model(config: dict[str, Any]) -> Any:

@@ -9,8 +9,9 @@ parameters ``phi``. The estimators (math in ``docs/math.md``):
   ``b`` that does not depend on ``z``, because ``E_q[grad_phi log q] = 0``.
   With one sample ``b = c + b_psi(x)`` (NVIL, Mnih & Gregor 2014): a running
   mean ``c`` of ``f`` and an input-dependent baseline network ``b_psi``
-  trained to minimise ``E[(f - c - b_psi(x))^2]``, the signal divided by a
-  running standard deviation (variance normalisation). With ``S > 1``
+  trained to minimise ``E[(f - c - b_psi(x))^2]`` (NVIL's variance
+  normalisation is left out: it rescales the gradient, so the estimate would
+  no longer be one of the ELBO's gradient). With ``S > 1``
   samples each ``z_s`` uses the leave-one-out mean of the others,
   ``b_s = (1/(S-1)) sum_{j != s} f(z_j)`` (independent of ``z_s``).
 * ``"gumbel_softmax"`` (:class:`GumbelSoftmax`): the decoder sees the Concrete
@@ -45,7 +46,7 @@ from tfp_genmodels import _args
 from tfp_genmodels._keras import keras
 from tfp_genmodels._registry import ESTIMATORS
 
-#: NVIL's decay of the running mean and variance of the learning signal.
+#: NVIL's decay of the running mean of the learning signal.
 NVIL_DECAY = 0.9
 #: Hidden units of NVIL's baseline network ``b_psi(x)``.
 BASELINE_UNITS = 100
@@ -119,8 +120,6 @@ class Reinforce(Estimator):
                                           keras.layers.Dense(1)], name="nvil_baseline")
         self.signal_mean = self.add_weight(name="signal_mean", shape=[], initializer="zeros",
                                            trainable=False)
-        self.signal_var = self.add_weight(name="signal_var", shape=[], initializer="ones",
-                                          trainable=False)
 
     def terms(self, model, x, context, features, num_samples, beta) -> EstimatorTerms:
         log_px, log_pz, log_q, f = self._hard_draws(model, x, context, features,
@@ -134,14 +133,10 @@ class Reinforce(Estimator):
             inputs = tf.concat([inputs, context], -1)
         b = self.baseline(tf.stop_gradient(inputs))[:, 0]                       # [B]
         centred = f - self.signal_mean                                          # [S=1, B]
-        residual = centred - tf.stop_gradient(b)
-        signal = residual / tf.maximum(1.0, tf.sqrt(self.signal_var))
-        aux = tf.reduce_mean(tf.square(tf.stop_gradient(centred) - b))
+        aux = tf.reduce_mean(tf.square(centred - b))
         self.signal_mean.assign(NVIL_DECAY * self.signal_mean
                                 + (1.0 - NVIL_DECAY) * tf.reduce_mean(f))
-        self.signal_var.assign(NVIL_DECAY * self.signal_var
-                               + (1.0 - NVIL_DECAY) * tf.reduce_mean(tf.square(residual)))
-        return EstimatorTerms(log_px, log_pz, log_q, score_term(signal, log_q), aux)
+        return EstimatorTerms(log_px, log_pz, log_q, score_term(centred - b, log_q), aux)
 
 
 class VIMCO(Estimator):
