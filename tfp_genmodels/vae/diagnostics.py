@@ -15,6 +15,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
@@ -27,7 +29,7 @@ ACTIVE_THRESHOLD = 0.01
 POSTERIOR_MEAN_SAMPLES = 64  # samples per example for the posterior means of flow posteriors
 
 
-def collapse_diagnostics(posterior: Posterior, terms, num_samples: int = 16,
+def collapse_diagnostics(posterior: Posterior, terms: Any, num_samples: int = 16,
                          threshold: float = ACTIVE_THRESHOLD) -> dict:
     """Active units, per-latent activity and KL, and the mutual information.
 

@@ -118,8 +118,10 @@ class Reinforce(Estimator):
         self.baseline = keras.Sequential([keras.Input((int(input_dim),)),
                                           keras.layers.Dense(BASELINE_UNITS, "tanh"),
                                           keras.layers.Dense(1)], name="nvil_baseline")
+        # MEAN: under a tf.distribute strategy the replicas' updates are averaged.
         self.signal_mean = self.add_weight(name="signal_mean", shape=[], initializer="zeros",
-                                           trainable=False)
+                                           trainable=False,
+                                           aggregation=tf.VariableAggregation.MEAN)
 
     def terms(self, model, x, context, features, num_samples, beta) -> EstimatorTerms:
         log_px, log_pz, log_q, f = self._hard_draws(model, x, context, features,

@@ -86,7 +86,8 @@ class DistributionHead(keras.layers.Layer):
         return layer_cls(event, convert_to_tensor_fn=convert, name=config["name"])
 
 
-def portable_config(network, serialized: dict, event_shapes: dict[str, Any]) -> dict:
+def portable_config(network: keras.Model, serialized: dict,
+                    event_shapes: dict[str, Any]) -> dict:
     """``serialized`` (the network's Keras config) with its top-level ``tfp.layers``
     distribution layers replaced by :class:`DistributionHead` entries.
 
