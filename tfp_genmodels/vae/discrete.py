@@ -16,7 +16,8 @@ relaxation (Maddison et al., 2017; Jang et al., 2017)::
     y = softmax((a + g) / tau),   g_k = -log(-log u_k),  u_k ~ U(0, 1)
 
 which tends to a one-hot draw from ``Cat(softmax(a))`` as ``tau -> 0``
-(``tfd.RelaxedOneHotCategorical``; ``tfd.RelaxedBernoulli`` for ``K = 2``).
+(``tfd.RelaxedOneHotCategorical``; for ``K = 2`` the binary Concrete
+``sigmoid((a + log u - log(1 - u)) / tau)``, the law of ``tfd.RelaxedBernoulli``).
 The KL to a categorical or Bernoulli prior (:class:`~tfp_genmodels.vae.priors.UniformPrior`)
 is exact: ``KL_l = sum_k q_lk (log q_lk - log p_lk)``.
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
@@ -172,8 +174,18 @@ class BernoulliPosterior(DiscretePosterior):
 
     def relaxed_sample(self, features, num_samples, temperature, hard=False,
                        seed=None) -> tf.Tensor:
-        y = tfd.RelaxedBernoulli(temperature, logits=self.logits(features)).sample(
-            num_samples, seed=seed)
+        """The binary Concrete draw ``y = sigmoid((a + log u - log(1 - u)) / tau)``.
+
+        Written out rather than ``tfd.RelaxedBernoulli``, whose sigmoid bijector
+        gives NaN gradients once ``(a + noise) / tau`` saturates (at ``tau = 0.1``
+        with logits of a few tens), which the annealed temperature reaches.
+        """
+        logits = self.logits(features)
+        shape = tf.concat([[num_samples], tf.shape(logits)], 0)
+        tiny = float(np.finfo(np.float32).tiny)
+        u = (tf.random.uniform(shape, minval=tiny) if seed is None
+             else tf.random.stateless_uniform(shape, seed=seed, minval=tiny, alg="philox"))
+        y = tf.sigmoid((logits + tf.math.log(u) - tf.math.log1p(-u)) / temperature)
         return straight_through(tf.round(y), y) if hard else y
 
     def antithetic_pair(self, features, num_samples: int, seed=None) -> tuple[tf.Tensor, tf.Tensor]:

@@ -172,8 +172,8 @@ class GumbelSoftmax(Estimator):
 
     relaxed = True
 
-    def __init__(self, temperature: float = 1.0, temperature_decay: float = 0.0,
-                 min_temperature: float = 0.5, hard: bool = False, **kwargs: Any):
+    def __init__(self, temperature: float = 1.0, temperature_decay: float = 5e-3,
+                 min_temperature: float = 0.1, hard: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
         self.temperature = _args.positive_float_arg(temperature, "temperature")
         self.temperature_decay = _args.nonnegative_float_arg(temperature_decay,
@@ -218,8 +218,8 @@ class DisARM(Estimator):
 
 
 def make_estimator(name: str | None, posterior, objective: str, num_samples: int,
-                   input_dim: int, temperature: float = 1.0, temperature_decay: float = 0.0,
-                   min_temperature: float = 0.5) -> Estimator | None:
+                   input_dim: int, temperature: float = 1.0, temperature_decay: float = 5e-3,
+                   min_temperature: float = 0.1) -> Estimator | None:
     """The estimator for the VAE's ``estimator=``, checked against the posterior and
     objective; ``None`` for a continuous posterior (reparameterised gradients)."""
     if not posterior.is_discrete:

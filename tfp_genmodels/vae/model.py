@@ -46,7 +46,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_genmodels import _keras, _saving, _training, _validation
+from tfp_genmodels import _args, _keras, _saving, _training, _validation
 from tfp_genmodels._keras import keras
 from tfp_genmodels._registry import OBJECTIVES
 from tfp_genmodels._validation import TensorLike
@@ -178,10 +178,11 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
                  likelihood_scale: str | float = "learned", num_flow_steps: int = 4,
                  num_components: int = 10, num_classes: int | None = None,
                  estimator: str | None = None, temperature: float = 1.0,
-                 temperature_decay: float = 0.0, min_temperature: float = 0.5,
+                 temperature_decay: float = 5e-3, min_temperature: float = 0.1,
                  context_shape: Sequence[int] | None = None, name: str | None = "vae",
                  **kwargs: Any):
-        pixel_levels = _args_renamed(kwargs, pixel_levels)
+        pixel_levels = _args.renamed_arg(kwargs, "num_levels", "pixel_levels", pixel_levels,
+                                         "VAE")
         super().__init__(name=name, **kwargs)
         self.latent_dim = _validation.positive_int_arg(latent_dim, "latent_dim")
         for arg, net in (("encoder", encoder), ("decoder", decoder)):
@@ -604,7 +605,3 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
                     config[key], custom_objects=custom_objects)
         return cls(**config)
 
-
-def _args_renamed(kwargs: dict, pixel_levels):
-    from tfp_genmodels import _args
-    return _args.renamed_arg(kwargs, "num_levels", "pixel_levels", pixel_levels, "VAE")
