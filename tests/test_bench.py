@@ -42,3 +42,24 @@ def test_fashion_mnist_bench_row(name, idx_dir):
     # A bound on -log2 P(k) / D of discrete pixels: finite and positive.
     assert math.isfinite(row["bits_per_dim"]) and row["bits_per_dim"] > 0
     assert row["step_ms"] > 0 and row["peak_mib"] > 0
+
+
+@pytest.mark.parametrize("row", [0, -1])   # linear REINFORCE; categorical Gumbel-softmax
+def test_discrete_vae_bench_row(row, idx_dir):
+    import numpy as np
+
+    from tfp_genmodels import data
+
+    spec = importlib.util.spec_from_file_location(
+        "vae_discrete_bench", os.path.join(ROOT, "bench", "vae_discrete.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    fm = data.load_fashion_mnist(idx_dir)
+    images = argparse.Namespace(train=(fm.train.x.reshape(-1, bench.D) / 255.0)
+                                .astype(np.float32))
+    test = (fm.test.x.reshape(-1, bench.D) > 127).astype(np.float32)
+    result = bench.run(bench.ROWS[row], images, 3, test, np.random.default_rng(0))
+    assert result["name"] == bench.ROWS[row][0]
+    for key in ("train_elbo", "test_bound"):
+        assert math.isfinite(result[key]) and result[key] < 0
+    assert result["grad_var"] > 0 and result["s_per_1000"] > 0
