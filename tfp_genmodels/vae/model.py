@@ -226,6 +226,18 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
             self.posterior = make_posterior("diagonal" if posterior is None else posterior,
                                             self.latent_dim, num_flow_steps=num_flow_steps,
                                             num_classes=num_classes or 2)
+        # p(x|z): the decoder's own distribution layer, or a head on its features. (Made
+        # before the prior: the saved variables' order is that of earlier versions.)
+        if heads.distribution_layer(decoder) is not None:
+            if likelihood is not None:
+                raise ValueError(f"the decoder ends in a "
+                                 f"{type(heads.distribution_layer(decoder)).__name__} layer, "
+                                 "which is p(x|z) itself; leave `likelihood` unset.")
+            self.likelihood = DistributionLayerLikelihood(self.event_shape, name="likelihood")
+        else:
+            self.likelihood = make_likelihood(
+                "bernoulli" if likelihood is None else likelihood, self.event_shape,
+                pixel_levels=pixel_levels, scale=likelihood_scale)
         # p(z), beta: the regulariser's, if the encoder has one; else the arguments.
         prior_arg = prior
         if regularizer is not None:
@@ -247,17 +259,6 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         self.prior = make_prior(prior, self.latent_dim, self.posterior,
                                 num_components=num_components, event_shape=self.event_shape,
                                 encode_base=self._encode_base)
-        # p(x|z): the decoder's own distribution layer, or a head on its features.
-        if heads.distribution_layer(decoder) is not None:
-            if likelihood is not None:
-                raise ValueError(f"the decoder ends in a "
-                                 f"{type(heads.distribution_layer(decoder)).__name__} layer, "
-                                 "which is p(x|z) itself; leave `likelihood` unset.")
-            self.likelihood = DistributionLayerLikelihood(self.event_shape, name="likelihood")
-        else:
-            self.likelihood = make_likelihood(
-                "bernoulli" if likelihood is None else likelihood, self.event_shape,
-                pixel_levels=pixel_levels, scale=likelihood_scale)
         context_dim = 0 if self.context_shape is None else self.context_shape[0]
         self.estimator = make_estimator(estimator, self.posterior, objective, self.num_samples,
                                         input_dim=self.num_dims + context_dim,
