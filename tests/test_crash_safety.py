@@ -138,7 +138,9 @@ def test_cli_divergence_writes_nothing_over_the_good_run(tmp_path, monkeypatch, 
 
 def test_ctrl_c_during_train_prints_one_line_with_resume(tmp_path):
     out = str(tmp_path / "run")
-    argv, env = _cli(*TRAIN, "--epochs", "200", "--out", out)
+    # Far more epochs than can finish while we wait: on a loaded machine 200 epochs
+    # (20 s alone) once ended before the interrupt arrived, and the run exited 0.
+    argv, env = _cli(*TRAIN, "--epochs", "100000", "--out", out)
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     deadline = time.time() + 240
