@@ -141,8 +141,12 @@ def test_ctrl_c_during_train_prints_one_line_with_resume(tmp_path):
     # Far more epochs than can finish while we wait: on a loaded machine 200 epochs
     # (20 s alone) once ended before the interrupt arrived, and the run exited 0.
     argv, env = _cli(*TRAIN, "--epochs", "100000", "--out", out)
+    # Ctrl-C as at a terminal: SIGINT's default disposition in the child, whatever the
+    # test runner's (a runner started in the background ignores SIGINT, and its
+    # children inherit that).
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 240
     while time.time() < deadline and callbacks.latest_backup(os.path.join(out, "backup")) is None:
         time.sleep(0.5)
