@@ -78,14 +78,17 @@ def score_term(signal: tf.Tensor, log_q: tf.Tensor) -> tf.Tensor:
 
 
 class Estimator(keras.layers.Layer):
-    """The interface: ``terms(model, x, context, features, num_samples, beta)``."""
+    """The interface: ``terms(model, x, context, features, num_samples, beta, exact_kl)``;
+    ``exact_kl`` says whether the VAE has the KL in closed form (else the learning
+    signal carries ``log p(z) - log q(z|x)``)."""
 
     relaxed = False
 
-    def terms(self, model, x, context, features, num_samples: int, beta) -> EstimatorTerms:
+    def terms(self, model, x, context, features, num_samples: int, beta,
+              exact_kl: bool) -> EstimatorTerms:
         raise NotImplementedError
 
-    def _hard_draws(self, model, x, context, features, num_samples, beta):
+    def _hard_draws(self, model, x, context, features, num_samples, beta, exact_kl):
         """Discrete draws and the per-sample learning signal ``f`` (held constant):
         ``log p(x|z)``, plus ``beta (log p(z) - log q(z|x))`` when the KL has no closed form."""
         z, log_q = model.posterior.sample_and_log_prob(features, num_samples)
@@ -93,7 +96,7 @@ class Estimator(keras.layers.Layer):
         log_px = model.log_px_z(x, z, context)
         log_pz = model.prior.log_prob(z)
         f = log_px
-        if model.posterior.kl_divergence(features, model.prior) is None:
+        if not exact_kl:
             f = log_px + beta * (log_pz - log_q)
         return log_px, log_pz, log_q, tf.stop_gradient(f)
 
@@ -123,9 +126,10 @@ class Reinforce(Estimator):
                                            trainable=False,
                                            aggregation=tf.VariableAggregation.MEAN)
 
-    def terms(self, model, x, context, features, num_samples, beta) -> EstimatorTerms:
+    def terms(self, model, x, context, features, num_samples, beta,
+              exact_kl) -> EstimatorTerms:
         log_px, log_pz, log_q, f = self._hard_draws(model, x, context, features,
-                                                    num_samples, beta)
+                                                    num_samples, beta, exact_kl)
         if num_samples > 1:
             others = (tf.reduce_sum(f, axis=0) - f) / (num_samples - 1.0)
             return EstimatorTerms(log_px, log_pz, log_q, score_term(f - others, log_q),
@@ -144,9 +148,10 @@ class Reinforce(Estimator):
 class VIMCO(Estimator):
     """VIMCO's leave-one-out signals for the multi-sample bound (module docstring)."""
 
-    def terms(self, model, x, context, features, num_samples, beta) -> EstimatorTerms:
+    def terms(self, model, x, context, features, num_samples, beta,
+              exact_kl) -> EstimatorTerms:
         log_px, log_pz, log_q, _ = self._hard_draws(model, x, context, features,
-                                                    num_samples, beta)
+                                                    num_samples, beta, exact_kl)
         log_w = tf.stop_gradient(log_px + beta * (log_pz - log_q))             # [S, B]
         bound = tfp.math.reduce_logmeanexp(log_w, axis=0)                        # [B]
         s = tf.shape(log_w)[0]
@@ -186,7 +191,8 @@ class GumbelSoftmax(Estimator):
         decayed = self.temperature * tf.exp(-self.temperature_decay * tf.cast(step, tf.float32))
         return tf.maximum(min(self.min_temperature, self.temperature), decayed)
 
-    def terms(self, model, x, context, features, num_samples, beta) -> EstimatorTerms:
+    def terms(self, model, x, context, features, num_samples, beta,
+              exact_kl) -> EstimatorTerms:
         tau = self.current_temperature(model.optimizer.iterations)
         z = model.posterior.relaxed_sample(features, num_samples, tau, hard=self.hard)
         return EstimatorTerms(model.log_px_z(x, z, context), None, None,
@@ -196,13 +202,14 @@ class GumbelSoftmax(Estimator):
 class DisARM(Estimator):
     """DisARM for Bernoulli latents (module docstring)."""
 
-    def terms(self, model, x, context, features, num_samples, beta) -> EstimatorTerms:
+    def terms(self, model, x, context, features, num_samples, beta,
+              exact_kl) -> EstimatorTerms:
         posterior = model.posterior
         b, b_tilde = posterior.antithetic_pair(features, num_samples)            # [S, B, L]
         log_px = model.log_px_z(x, tf.concat([b, b_tilde], 0), context)         # [2S, B]
         f = tf.stop_gradient(log_px)
         log_pz = log_q = None
-        if posterior.kl_divergence(features, model.prior) is None:
+        if not exact_kl:
             log_pz = model.prior.log_prob(tf.concat([b, b_tilde], 0))
             log_q = posterior.log_prob(features, tf.concat([b, b_tilde], 0))
             f = f + beta * tf.stop_gradient(log_pz - log_q)

@@ -383,8 +383,11 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
                              tf.concat([[-1], self.event_shape], 0))
         return tf.reshape(dist.log_prob(x_tiled), [s, b])
 
-    def _kl(self, features, log_q, log_p_z):
-        closed = self.posterior.kl_divergence(features, self.prior)
+    def _kl(self, features, log_q, log_p_z, closed=None):
+        """``(KL [B], per latent or None)``: ``closed`` (the posterior's closed form,
+        computed here when not given), else the Monte Carlo mean of ``log q - log p``."""
+        if closed is None:
+            closed = self.posterior.kl_divergence(features, self.prior)
         if closed is not None:
             return closed
         return tf.reduce_mean(log_q - log_p_z, axis=0), None
@@ -515,9 +518,12 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         surrogate = aux_loss = 0.0
         if training and self.estimator is not None:
             features = self._features(x, context)
-            est = self.estimator.terms(self, x, context, features, self.num_samples, beta)
+            # The closed-form KL once per step: the estimator only needs to know it exists.
+            closed = self.posterior.kl_divergence(features, self.prior)
+            est = self.estimator.terms(self, x, context, features, self.num_samples, beta,
+                                       exact_kl=closed is not None)
             log_px, log_pz, log_q = est.log_px_z, est.log_p_z, est.log_q
-            kl, kl_dims = self._kl(features, log_q, log_pz)
+            kl, kl_dims = self._kl(features, log_q, log_pz, closed)
             surrogate, aux_loss = mean(est.surrogate), est.aux_loss
         else:
             t = self._terms(x, context, self.num_samples)
