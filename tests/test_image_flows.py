@@ -36,7 +36,7 @@ def _perturbed(name, **kw):
 def test_constructible_with_event_shape_only(name):
     cls = type(IMAGE_RECIPES[name]())
     model = cls(event_shape=(8, 8, 3))
-    lp = model.log_prob(np.full([2, 8, 8, 3], 0.5))
+    lp = model.log_prob(np.full([2, 8, 8, 3], 128 / 255))  # a value of the 256-level grid
     assert lp.shape == (2,) and np.all(np.isfinite(lp))
 
 

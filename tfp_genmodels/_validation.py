@@ -175,3 +175,32 @@ def num_samples_arg(n, name: str = "n"):
     elif isinstance(n, np.ndarray) and n.ndim == 0 and np.issubdtype(n.dtype, np.integer):
         n = int(n)
     return positive_int_arg(n, name)
+
+
+def assert_support(x: tf.Tensor, ok: tf.Tensor, message: str, finite: bool = True) -> tf.Tensor:
+    """``x``, after a check that ``ok`` (a boolean tensor shaped like ``x``) holds
+    everywhere: eagerly a ``ValueError`` quoting ``message`` and a few offending values;
+    in a graph a run-time assertion with the same message (``fit``, ``tf.data``,
+    exported signatures), and, since XLA drops assertions, offending values become NaN.
+
+    ``message`` starts with the backticked argument name and says what is expected;
+    with ``finite=False`` a NaN passes (it is left to the non-finite policy).
+    """
+    if not finite:
+        ok = tf.logical_or(ok, tf.math.is_nan(x))
+    bad = tf.boolean_mask(tf.reshape(x, [-1]), tf.logical_not(tf.reshape(ok, [-1])))
+    if tf.executing_eagerly():
+        if int(tf.size(bad)):
+            shown = ", ".join(f"{v:g}" for v in bad.numpy()[:5])
+            raise ValueError(f"{message}; got {int(tf.size(bad))} value(s) outside it, "
+                             f"e.g. {shown}.")
+        return x
+    with tf.control_dependencies([tf.debugging.Assert(
+            tf.reduce_all(ok), [message + "; got values outside it, e.g.", bad[:5]],
+            summarize=5)]):
+        return tf.where(ok, x, tf.constant(float("nan"), x.dtype))
+
+
+def is_integer_valued(x: tf.Tensor) -> tf.Tensor:
+    """Elementwise: whether ``x`` holds an integer (exactly)."""
+    return tf.equal(x, tf.round(x))

@@ -21,10 +21,13 @@ Signatures (inputs -> outputs; ``B`` is the batch, unknown):
 * VAEs (:class:`~tfp_genmodels.vae.VAE`):
 
   - ``encode``: ``x`` -> ``mean [B, L]``, ``stddev [B, L]`` of ``q(z|x)``
-    (``scale_tril [B, L, L]`` too for ``posterior="full"`` and a
-    ``tfp.layers`` encoder; flow posteriors: Monte Carlo moments from
-    ``encode_samples`` draws); discrete latents: ``probs`` ``[B, L, K]``
-    (categorical) or ``[B, L]`` (Bernoulli);
+    in closed form (``scale_tril [B, L, L]`` too for a correlated Gaussian:
+    ``posterior="full"``, a ``tfp.layers`` ``MultivariateNormalTriL``
+    encoder). Flow posteriors have no closed-form moments: theirs are Monte
+    Carlo estimates from ``encode_samples`` draws per example (fixed seed,
+    independent of the batch), and the signature says so with an extra
+    output ``num_monte_carlo_samples [B]``. Discrete latents: ``probs``
+    ``[B, L, K]`` (categorical) or ``[B, L]`` (Bernoulli);
   - ``decode``: ``z [B, code]`` (``L``; one-hot ``L * K`` for categorical
     latents) -> ``mean`` (the expected ``x``; Bernoulli and categorical
     likelihoods also give ``probs``);
@@ -176,13 +179,55 @@ def flow_signatures(model, sample_temperature: float = 1.0) -> dict:
             "sample": sample.get_concrete_function()}
 
 
-def vae_signatures(model, log_likelihood_samples: int = 100, encode_samples: int = 64) -> dict:
-    """The concrete functions of a VAE's export (see the module docstring)."""
+def _unwrapped(dist):
+    """The distribution a ``tfp.layers`` output wraps (its ``_TensorCoercible``
+    wrapper is no ``tfd.Independent`` and implements no ``covariance``)."""
+    return getattr(dist, "tensor_distribution", dist)
+
+
+def encode_moments(posterior, features, encode_samples: int = 64) -> dict:
+    """The ``encode`` signature's outputs for a continuous posterior.
+
+    Closed forms wherever ``q(z|x)`` has them: ``mean`` and ``stddev``, and
+    ``scale_tril`` for a correlated Gaussian. A posterior without a closed-form
+    mean (a flow posterior) gets Monte Carlo moments from ``encode_samples``
+    draws and says so: ``num_monte_carlo_samples [B]`` is added to the outputs.
+    Each example is estimated on its own with the export's fixed seed, so its
+    served moments do not depend on the batch it arrives in.
+    """
     import tensorflow_probability as tfp
 
-    from tfp_genmodels.vae.likelihoods import distribution_mean
-
     tfd = tfp.distributions
+    q = _unwrapped(posterior(features))
+    try:
+        out = {"mean": q.mean(), "stddev": q.stddev()}
+    except NotImplementedError:
+        return _monte_carlo_moments(posterior, features, encode_samples)
+    if not isinstance(q, (tfd.Independent, tfd.Normal, tfd.MultivariateNormalDiag)):
+        try:  # correlated: the Cholesky factor of the covariance
+            out["scale_tril"] = tf.linalg.cholesky(q.covariance())
+        except NotImplementedError:
+            pass
+    return out
+
+
+def _monte_carlo_moments(posterior, features, num_samples: int) -> dict:
+    def moments(row_features):
+        row = tf.nest.map_structure(lambda f: f[None], row_features)
+        z, _ = posterior.sample_and_log_prob(row, num_samples, seed=_seed())
+        mean, variance = tf.nn.moments(z[:, 0], axes=[0])
+        return tf.stack([mean, tf.sqrt(variance)])
+
+    stacked = tf.map_fn(moments, features, fn_output_signature=tf.TensorSpec(
+        [2, posterior.code_size], tf.float32))
+    batch = tf.shape(stacked)[0]
+    return {"mean": stacked[:, 0], "stddev": stacked[:, 1],
+            "num_monte_carlo_samples": tf.fill([batch], tf.constant(num_samples, tf.int32))}
+
+
+def vae_signatures(model, log_likelihood_samples: int = 100, encode_samples: int = 64) -> dict:
+    """The concrete functions of a VAE's export (see the module docstring)."""
+    from tfp_genmodels.vae.likelihoods import distribution_mean
 
     x_spec = _spec(model.event_shape, "x")
     z_spec = _spec((model.posterior.code_size,), "z")
@@ -198,17 +243,7 @@ def vae_signatures(model, log_likelihood_samples: int = 100, encode_samples: int
         if posterior.is_discrete:
             return {"probs": tf.nn.softmax(posterior.logits(features)) if posterior.num_classes
                     else tf.sigmoid(posterior.logits(features))}
-        q = posterior(features)
-        try:  # closed-form moments (Gaussians); a flow's come from samples below
-            out = {"mean": q.mean(), "stddev": q.stddev()}
-            if not isinstance(q, tfd.Independent):  # correlated: a full covariance
-                out["scale_tril"] = tf.linalg.cholesky(q.covariance())
-            return out
-        except NotImplementedError:
-            pass
-        z, _ = posterior.sample_and_log_prob(features, encode_samples, seed=_seed())
-        mean, variance = tf.nn.moments(z, axes=[0])
-        return {"mean": mean, "stddev": tf.sqrt(variance)}
+        return encode_moments(posterior, features, encode_samples)
 
     def decode(z, context=None):
         dist = model.decode(z, context)

@@ -22,7 +22,9 @@ class AffineCoupling(CouplingBijector):
     ``s = clamp * tanh(r / clamp)``, so ``|s| < clamp`` (scales in
     ``(e^-clamp, e^clamp)``) while ``s ~ r`` for small ``r``. This keeps a
     randomly initialised or badly conditioned layer from producing ``inf``;
-    the gradient stays non-zero, unlike a hard clip.
+    the gradient stays non-zero, unlike a hard clip. ``shift_clamp`` bounds
+    the shift the same way (default: unbounded); the image recipes set it,
+    see :class:`~tfp_genmodels.bijectors.elementwise.AffineMap` for why.
     A zero network output gives ``s = t = 0``: a fresh layer is the identity.
 
     A :class:`CouplingBijector` with
@@ -31,6 +33,7 @@ class AffineCoupling(CouplingBijector):
     Args:
       event_shape: ``[D]`` or ``[H, W, C]``.
       log_scale_clamp: the bound on ``|s|``.
+      shift_clamp: the bound on ``|t|``, or ``None`` (unbounded).
       name: the bijector's name.
       **kwargs: ``mask``, ``flip_mask``, ``conditioner`` (2 parameters per
         element: raw log-scale, shift), ``hidden_units``, ``context_shape``,
@@ -51,8 +54,9 @@ class AffineCoupling(CouplingBijector):
     """
 
     def __init__(self, event_shape: Sequence[int], *, log_scale_clamp: float = 3.0,
-                 name: str = "affine_coupling", **kwargs: Any):
+                 shift_clamp: float | None = None, name: str = "affine_coupling",
+                 **kwargs: Any):
         parameters = dict(event_shape=event_shape, log_scale_clamp=log_scale_clamp,
-                          name=name, **kwargs)
-        super().__init__(event_shape, AffineMap(log_scale_clamp), name=name,
+                          shift_clamp=shift_clamp, name=name, **kwargs)
+        super().__init__(event_shape, AffineMap(log_scale_clamp, shift_clamp), name=name,
                          parameters=parameters, **kwargs)

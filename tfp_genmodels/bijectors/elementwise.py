@@ -74,19 +74,35 @@ class ShiftMap(ElementwiseMap):
 
 
 class AffineMap(ElementwiseMap):
-    """``g(x) = x exp(s) + t`` with ``s = clamp tanh(r / clamp)`` (RealNVP); log-det ``s``.
+    """``g(x) = x exp(s) + t`` (RealNVP); log-det ``s``.
 
-    Parameters per element: raw log-scale ``r``, shift ``t``.
+    Parameters per element: raw log-scale ``r`` and raw shift ``u``, soft-clamped:
+    ``s = S tanh(r / S)`` (``S = log_scale_clamp``) and, with ``shift_clamp=T``,
+    ``t = T tanh(u / T)`` (``t = u`` when it is ``None``). Both are the identity
+    near 0, so a zero-initialised conditioner still gives the identity.
+
+    Why bound the shift: a ReLU conditioner is positively homogeneous far from
+    the data, so an unusual input ``x`` gets a shift proportional to ``|x|``
+    and a deep flow multiplies it layer after layer: one Fashion-MNIST test
+    image reached ``|z| ~ 5e5`` after 16 couplings of a 1-epoch Glow (shifts
+    up to 3.3 on validation images), and its ``-|z|^2 / 2`` alone made the test
+    mean 19,905 bits/dim. With both bounds a layer maps data to base with
+    ``|z| <= (|y| + T) e^S``: growth by at most ``e^S`` and an additive ``T``.
     """
 
     num_params = 2
 
-    def __init__(self, log_scale_clamp: float = 3.0):
+    def __init__(self, log_scale_clamp: float = 3.0, shift_clamp: float | None = None):
         self.log_scale_clamp = _validation.positive_float_arg(log_scale_clamp,
                                                               "log_scale_clamp")
+        self.shift_clamp = (None if shift_clamp is None else
+                            _validation.positive_float_arg(shift_clamp, "shift_clamp"))
 
     def log_scale_and_shift(self, params) -> tuple[tf.Tensor, tf.Tensor]:
-        return soft_clamp(params[..., 0], self.log_scale_clamp), params[..., 1]
+        shift = params[..., 1]
+        if self.shift_clamp is not None:
+            shift = soft_clamp(shift, self.shift_clamp)
+        return soft_clamp(params[..., 0], self.log_scale_clamp), shift
 
     def forward(self, x, params) -> tf.Tensor:
         log_scale, shift = self.log_scale_and_shift(params)

@@ -110,6 +110,11 @@ class RealNVP(_VectorCouplingFlow):
       Image events default to ``pixel_levels=256`` in ``pixel_format="unit"``
       (dequantisation and logit inside the model, see :class:`FlowModel`);
       pass ``pixel_levels=None`` for continuous image-shaped data.
+    * ``log_scale_clamp`` and ``shift_clamp``: the couplings' soft bounds on
+      ``|log-scale|`` and ``|shift|`` (``shift_clamp=None``: unbounded). The
+      default ``"default"`` bounds shifts on images (as :class:`Glow` does)
+      and leaves them unbounded on vectors, whose data have any scale; see
+      :class:`~tfp_genmodels.bijectors.elementwise.AffineMap`.
 
     Direction: forward maps base to data.
 
@@ -131,9 +136,13 @@ class RealNVP(_VectorCouplingFlow):
                  hidden_units: Sequence[int] = (128, 128), permutation: str = "reverse",
                  num_scales: int | None = None,
                  context_shape: Sequence[int] | None = None, name: str | None = "real_nvp",
+                 log_scale_clamp: float = 3.0, shift_clamp: float | None | str = "default",
                  **kwargs):
         shape = _validation.event_shape_arg(event_shape, ranks=self._ranks)
         image = len(shape) == 3
+        if shift_clamp == "default":
+            shift_clamp = multiscale.SHIFT_CLAMP if image else None
+        self.bounds = multiscale.coupling_bounds(log_scale_clamp, shift_clamp)
         if num_layers is None:
             num_layers = 3 if image else 8
         self.num_scales = None
@@ -154,16 +163,22 @@ class RealNVP(_VectorCouplingFlow):
         if len(self.event_shape) == 1:
             return super().build_bijectors()
         return multiscale.realnvp_scale(self.event_shape, 0, self.num_scales, self.num_layers,
-                                        self.hidden_units, self.context_shape, self.flow_dtype)
+                                        self.hidden_units, self.context_shape, self.flow_dtype,
+                                        self.bounds)
 
     def _coupling(self, index):
         return B.AffineCoupling(self.event_shape, **self._mask(index),
                                 hidden_units=self.hidden_units,
                                 context_shape=self.context_shape, dtype=self.flow_dtype,
-                                name=f"coupling_{index}")
+                                name=f"coupling_{index}", **self.bounds)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "num_scales": self.num_scales}
+        return {**super().get_config(), "num_scales": self.num_scales, **self.bounds}
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None) -> RealNVP:
+        # A config saved before the bounds existed (0.1.x) describes unbounded shifts.
+        return cls(**{**multiscale.LEGACY_BOUNDS, **config})
 
 
 @_saving.register

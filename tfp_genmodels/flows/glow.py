@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from tfp_genmodels import _args, _saving, _validation
 from tfp_genmodels.flows import multiscale
 from tfp_genmodels.flows.flow_model import FlowModel
+from tfp_genmodels.flows.multiscale import LEGACY_BOUNDS, SHIFT_CLAMP, coupling_bounds
 
 if TYPE_CHECKING:
     from tensorflow_probability import bijectors as tfb
@@ -45,6 +46,11 @@ class Glow(FlowModel):
         other recipes'. ``num_steps`` is its deprecated name.
       hidden_units: filters of the coupling conditioners' hidden 3x3 convolutions.
       seed: seed of the 1x1 convolutions' random-rotation initialisation.
+      log_scale_clamp: the couplings' bound on ``|log-scale|`` (soft, ``tanh``).
+      shift_clamp: the couplings' bound on ``|shift|`` (soft, ``tanh``), or
+        ``None`` for unbounded shifts (0.1.x). See
+        :class:`~tfp_genmodels.bijectors.elementwise.AffineMap` and
+        ``docs/benchmarks.md`` ("Coupling bounds") for why and how it was chosen.
 
     References:
       Kingma & Dhariwal. Glow: Generative Flow with Invertible 1x1
@@ -55,7 +61,7 @@ class Glow(FlowModel):
     >>> import numpy as np
     >>> from tfp_genmodels import flows
     >>> model = flows.Glow(event_shape=(8, 8, 1), num_scales=2, num_layers=2, hidden_units=(8,))
-    >>> model.log_prob(np.full([3, 8, 8, 1], 0.5)).shape
+    >>> model.log_prob(np.full([3, 8, 8, 1], 128 / 255)).shape
     TensorShape([3])
     """
 
@@ -63,6 +69,7 @@ class Glow(FlowModel):
                  num_layers: int | None = None, hidden_units: Sequence[int] = (128, 128),
                  pixel_levels: int | None = 256, seed: int = 0,
                  context_shape: Sequence[int] | None = None, name: str | None = "glow",
+                 log_scale_clamp: float = 3.0, shift_clamp: float | None = SHIFT_CLAMP,
                  **kwargs: Any):
         num_scales = _args.renamed_arg(kwargs, "num_levels", "num_scales", num_scales, "Glow")
         num_layers = _args.renamed_arg(kwargs, "num_steps", "num_layers", num_layers, "Glow")
@@ -79,15 +86,21 @@ class Glow(FlowModel):
                                                  "num_layers")
         self.hidden_units = tuple(int(u) for u in hidden_units)
         self.seed = int(seed)
+        self.bounds = coupling_bounds(log_scale_clamp, shift_clamp)
         super().__init__(shape, context_shape=context_shape, pixel_levels=pixel_levels,
                          name=name, **kwargs)
 
     def build_bijectors(self) -> list[tfb.Bijector]:
         return multiscale.glow_level(self.event_shape, 0, self.num_scales, self.num_layers,
                                      self.hidden_units, self.context_shape, self.seed,
-                                     self.flow_dtype)
+                                     self.flow_dtype, self.bounds)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "num_scales": self.num_scales,
                 "num_layers": self.num_layers, "hidden_units": self.hidden_units,
-                "seed": self.seed}
+                "seed": self.seed, **self.bounds}
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects=None) -> Glow:
+        # A config saved before the bounds existed (0.1.x) describes unbounded shifts.
+        return cls(**{**LEGACY_BOUNDS, **config})

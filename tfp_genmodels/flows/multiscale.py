@@ -25,6 +25,20 @@ from tfp_genmodels import bijectors as B
 tfb = tfp.bijectors
 
 
+#: The image recipes' default bound on a coupling's shift (see ``coupling_bounds``).
+SHIFT_CLAMP: float | None = None
+#: What a config written by 0.1.x (without the bounds) was built with.
+LEGACY_BOUNDS = {"log_scale_clamp": 3.0, "shift_clamp": None}
+
+
+def coupling_bounds(log_scale_clamp: float, shift_clamp: float | None) -> dict:
+    """The affine couplings' soft bounds, checked: ``{"log_scale_clamp": ..,
+    "shift_clamp": ..}`` (see :class:`~tfp_genmodels.bijectors.elementwise.AffineMap`)."""
+    log_scale_clamp = B.elementwise.AffineMap(log_scale_clamp, shift_clamp).log_scale_clamp
+    return {"log_scale_clamp": log_scale_clamp,
+            "shift_clamp": None if shift_clamp is None else float(shift_clamp)}
+
+
 def max_squeezes(event_shape: Sequence[int]) -> int:
     """How many times ``H`` and ``W`` can both be halved."""
     h, w = event_shape[0], event_shape[1]
@@ -80,7 +94,7 @@ def squeezed(shape: Sequence[int], steps: list[tfb.Bijector]) -> list[tfb.Biject
 
 def glow_level(shape, level: int, num_scales: int, num_layers: int,
                hidden_units: Sequence[int], context_shape, seed: int,
-               dtype: tf.DType = tf.float32) -> list:
+               dtype: tf.DType = tf.float32, bounds: dict | None = None) -> list:
     """One Glow level on ``shape`` (data -> base), with the finer levels nested inside.
 
     squeeze; ``num_layers`` x (ActNorm, invertible 1x1 conv, affine coupling
@@ -88,8 +102,10 @@ def glow_level(shape, level: int, num_scales: int, num_layers: int,
     then, except at the last level, the split prior ``z_2 ~ N(mu(z_1),
     sigma(z_1))`` (an affine coupling on the factored-out half with a
     zero-initialised 3x3 conv, so it starts at ``N(0, I)``) and the next
-    level on ``z_1``; unsqueeze.
+    level on ``z_1``; unsqueeze. ``bounds``: the couplings' ``log_scale_clamp``
+    and ``shift_clamp``.
     """
+    bounds = bounds or {}
     sq = _squeezed(shape)
     out = []
     for s in range(num_layers):
@@ -98,20 +114,20 @@ def glow_level(shape, level: int, num_scales: int, num_layers: int,
                                     name=f"conv1x1_{s}"),
                 B.AffineCoupling(sq, mask="channel", conditioner=_glow_conditioner(
                     sq, hidden_units, context_shape, dtype), context_shape=context_shape,
-                    dtype=dtype, name=f"coupling_{s}")]
+                    dtype=dtype, name=f"coupling_{s}", **bounds)]
     if level < num_scales - 1:
         out.append(B.AffineCoupling(sq, mask="channel", hidden_units=(),
                                     context_shape=context_shape, dtype=dtype,
-                                    name="split_prior"))
+                                    name="split_prior", **bounds))
         inner = glow_level((sq[0], sq[1], sq[2] // 2), level + 1, num_scales, num_layers,
-                           hidden_units, context_shape, seed, dtype)
+                           hidden_units, context_shape, seed, dtype, bounds)
         out.append(_factor_out(sq, inner, f"level_{level + 1}"))
     return squeezed(shape, out)
 
 
 def realnvp_scale(shape, scale: int, num_scales: int, num_layers: int,
                   hidden_units: Sequence[int], context_shape,
-                  dtype: tf.DType = tf.float32) -> list:
+                  dtype: tf.DType = tf.float32, bounds: dict | None = None) -> list:
     """One RealNVP scale on ``shape`` (data -> base), coarser scales nested inside.
 
     ``num_layers`` checkerboard couplings, squeeze, ``num_layers`` channel
@@ -128,6 +144,6 @@ def realnvp_scale(shape, scale: int, num_scales: int, num_layers: int,
     sq = _squeezed(shape)
     out = couplings(shape, "checkerboard", num_layers)
     inner = realnvp_scale((sq[0], sq[1], sq[2] // 2), scale + 1, num_scales, num_layers,
-                          hidden_units, context_shape, dtype)
+                          hidden_units, context_shape, dtype, bounds)
     return out + squeezed(shape, [*couplings(sq, "channel", num_layers),
                                   _factor_out(sq, inner, f"scale_{scale + 1}")])

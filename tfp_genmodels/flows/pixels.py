@@ -42,38 +42,58 @@ class PixelPreprocessing:
                              f"{pixel_format!r}.")
         self.pixel_format = pixel_format
         self.logit_alpha = float(logit_alpha)
-        self._max_value = self.levels - 1.0 if pixel_format == "integer" else 1.0
 
     def bijectors(self) -> list[tfb.Bijector]:
         """The data end of the chain (TFP order): ``y = K sigmoid-ish(h)``."""
         return [Dequantize(self.levels, name="dequantize"),
                 tfb.Invert(Logit(self.logit_alpha), name="inverse_logit")]
 
+    #: How far (in level units) a ``"unit"`` pixel may lie from the grid ``k / (K - 1)``:
+    #: float32 rounding of ``k / 255`` is ~1e-5 levels, a 17-level value read as 256
+    #: levels is >= 0.06 off.
+    GRID_TOLERANCE = 1e-2
+
+    def _expected(self, name: str) -> str:
+        top = self.levels - 1
+        integer = self.pixel_format == "integer"
+        grid = "integers" if integer else f"values k / {top} for integer k"
+        return (f"`{name}` must hold {self.pixel_format} pixels in [0, {top if integer else 1}]"
+                f", {grid} (pixel_levels={self.levels}, pixel_format={self.pixel_format!r}); "
+                "data with another number of levels needs pixel_levels=<that number>, "
+                "continuous data pixel_levels=None. Use pixel_format='integer' for 0..K-1 values")
+
+    def _on_grid(self, x: tf.Tensor) -> tf.Tensor:
+        """Elementwise: whether ``x`` is a pixel value of this format (NaN: no)."""
+        top = self.levels - 1.0
+        levels = x if self.pixel_format == "integer" else x * top
+        if self.pixel_format == "integer":
+            on_grid = tf.equal(levels, tf.round(levels))
+        else:
+            on_grid = tf.abs(levels - tf.round(levels)) <= self.GRID_TOLERANCE
+        return tf.logical_and(on_grid, tf.logical_and(levels >= 0.0, levels <= top))
+
     def check_values(self, x, name: str) -> None:
-        """Raises if eager / NumPy values lie outside ``[0, max]`` (no-op when traced)."""
+        """Raises ``ValueError`` if eager / NumPy values are no pixels of this format
+        (off the grid, out of range or NaN); a no-op when traced."""
         if isinstance(x, tf.Tensor) and not tf.executing_eagerly():
             return
         x = np.asarray(x, dtype=np.float64)
-        if x.size and (x.min() < 0 or x.max() > self._max_value or np.isnan(x).any()):
-            raise ValueError(
-                f"`{name}` must hold {self.pixel_format} pixels in [0, {self._max_value:g}] "
-                f"(pixel_levels={self.levels}, pixel_format={self.pixel_format!r}); got "
-                f"values in [{np.nanmin(x):g}, {np.nanmax(x):g}]"
-                + (" and NaN" if np.isnan(x).any() else "") + ".")
+        if x.size:
+            _validation.assert_support(tf.constant(x), self._on_grid(tf.constant(x)),
+                                       self._expected(name))
 
     def assert_values(self, x: tf.Tensor, name: str) -> tf.Tensor:
-        """``x``, checked in range (and not NaN) inside any graph, on every call.
+        """``x``, checked to be pixels of this format (on the grid, in range, not NaN)
+        inside any graph, on every call.
 
         The NumPy check (:meth:`check_values`) only sees in-memory arrays; a
         ``tf.data`` pipeline or a served request reaches the model as a graph
-        tensor, so the check must live in the graph too.
+        tensor, so the check must live in the graph too. A value off the grid
+        (e.g. 17-level data ``k / 16`` given to a 256-level model) is refused:
+        dequantising would round it to a neighbouring level and report a score
+        for data the model does not describe.
         """
-        self.check_values(x, name)
-        return _validation.assert_in_range(
-            x, 0.0, self._max_value,
-            f"`{name}` must hold {self.pixel_format} pixels in [0, {self._max_value:g}] "
-            f"(pixel_levels={self.levels}, pixel_format={self.pixel_format!r}); got values "
-            "outside that range or NaN. Use pixel_format='integer' for 0..K-1 values.")
+        return _validation.assert_support(x, self._on_grid(x), self._expected(name))
 
     def to_integer(self, x: tf.Tensor) -> tf.Tensor:
         if self.pixel_format == "unit":

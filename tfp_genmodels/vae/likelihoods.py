@@ -30,7 +30,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_genmodels import _args, _saving
+from tfp_genmodels import _args, _saving, _validation
 from tfp_genmodels._keras import keras
 from tfp_genmodels._registry import LIKELIHOODS
 
@@ -55,6 +55,20 @@ class Likelihood(keras.layers.Layer):
     def call(self, decoded) -> tfd.Distribution:
         raise NotImplementedError(f"{type(self).__name__} must implement call(decoded) -> "
                                   "tfd.Distribution.")
+
+    def check_support(self, x: tf.Tensor, name: str = "x", finite: bool = True) -> tf.Tensor:
+        """``x``, checked to lie in the support of ``p(x|z)``, eagerly and in any graph.
+
+        A likelihood evaluated outside its support returns a number that is no
+        probability (a Bernoulli "log-probability" of a pixel value 16 is
+        positive), so data it cannot describe is refused, on every path that
+        reaches the VAE's bounds (``fit``, ``evaluate``, ``predict``,
+        ``tf.data``, exported signatures). The VAE checks finiteness itself
+        (with ``finite=False`` a NaN is left to the non-finite policy), so the
+        base class accepts every real value; a subclass with a smaller support
+        overrides this (with :func:`tfp_genmodels._validation.assert_support`).
+        """
+        return x
 
     def get_config(self) -> dict:
         return {**super().get_config(), "event_shape": list(self.event_shape)}
@@ -86,7 +100,19 @@ class _DenseHead(Likelihood):
 
 @_saving.register
 class BernoulliLikelihood(_DenseHead):
-    """Binary ``x``: independent Bernoullis with logits from the decoder."""
+    """Binary ``x``: independent Bernoullis with logits from the decoder.
+
+    The support is ``[0, 1]``: binary data, or grey levels read as
+    probabilities (the common "continuous" use on MNIST); anything outside is
+    refused (:meth:`check_support`).
+    """
+
+    def check_support(self, x, name="x", finite=True) -> tf.Tensor:
+        return _validation.assert_support(
+            x, tf.logical_and(x >= 0.0, x <= 1.0),
+            f"`{name}` must lie in the Bernoulli likelihood's support [0, 1] (binary "
+            "pixels or grey levels scaled to [0, 1], e.g. x / 255; integer levels 0..K-1 "
+            "need likelihood='categorical' with pixel_levels=K)", finite)
 
     def factors(self, params) -> tfd.Distribution:
         return tfd.Bernoulli(logits=params[..., 0], dtype=tf.float32)
@@ -146,6 +172,15 @@ class CategoricalLikelihood(_DenseHead):
 
     def factors(self, params) -> tfd.Distribution:
         return tfd.Categorical(logits=params, dtype=tf.float32)
+
+    def check_support(self, x, name="x", finite=True) -> tf.Tensor:
+        top = self.pixel_levels - 1
+        return _validation.assert_support(
+            x, tf.logical_and(_validation.is_integer_valued(x),
+                              tf.logical_and(x >= 0.0, x <= top)),
+            f"`{name}` must lie in the categorical likelihood's support, the integers "
+            f"0..{top} (pixel_levels={self.pixel_levels}; values in [0, 1] need "
+            f"x * {top} or likelihood='bernoulli')", finite)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "pixel_levels": self.pixel_levels}

@@ -331,7 +331,8 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
 
     # -- the model's pieces ---------------------------------------------------------
     def _checked(self, x, context, finite: bool = True):
-        x = _validation.checked_input(x, self.event_shape, "x", finite)
+        x = self.likelihood.check_support(
+            _validation.checked_input(x, self.event_shape, "x", finite), "x", finite)
         if _validation.require_context(context, self.context_shape, "this VAE"):
             context = _validation.checked_input(context, self.context_shape, "context")
         return x, context
