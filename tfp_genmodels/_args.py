@@ -48,6 +48,20 @@ def positive_int_arg(value: int, name: str) -> int:
     return int_arg(value, name, minimum=1)
 
 
+def hidden_units_arg(value, name: str = "hidden_units") -> tuple[int, ...]:
+    """``value`` as a non-empty tuple of positive ints (a network's hidden widths)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (value,)
+    try:
+        units = tuple(value)
+    except TypeError:
+        units = None
+    if not units:
+        raise ValueError(f"`{name}` must be a non-empty sequence of positive ints (the "
+                         f"hidden layers' widths, e.g. (64, 64)); got {value!r}.")
+    return tuple(positive_int_arg(u, name) for u in units)
+
+
 def nonnegative_int_arg(value: int, name: str) -> int:
     """Returns ``value`` as a Python int if it is an integer >= 0, or raises."""
     return int_arg(value, name, minimum=0)

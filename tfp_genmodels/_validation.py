@@ -115,10 +115,11 @@ def assert_event_shape(x: tf.Tensor, event_shape: Sequence[int], name: str = "x"
     return x
 
 
-def require_context(context, context_shape: Sequence[int] | None, owner: str) -> bool:
+def require_context(context, context_shape: Sequence[int] | None, owner: str,
+                    hint: str = "") -> bool:
     """Whether ``context`` is to be used; raises ``ValueError`` when it is given to
     ``owner`` (e.g. "an unconditional flow") built without ``context_shape``, or
-    missing for one built with it."""
+    missing for one built with it. ``hint`` ends the message for a missing context."""
     if context_shape is None:
         if context is not None:
             raise ValueError(f"`context` was given to {owner} built without "
@@ -128,7 +129,7 @@ def require_context(context, context_shape: Sequence[int] | None, owner: str) ->
     if context is None:
         raise ValueError(f"`context` of shape [..., {context_shape[0]}] is required by "
                          f"{owner} (built with context_shape={tuple(context_shape)}); "
-                         f"got None.")
+                         f"got None.{hint}")
     return True
 
 
@@ -204,3 +205,36 @@ def assert_support(x: tf.Tensor, ok: tf.Tensor, message: str, finite: bool = Tru
 def is_integer_valued(x: tf.Tensor) -> tf.Tensor:
     """Elementwise: whether ``x`` holds an integer (exactly)."""
     return tf.equal(x, tf.round(x))
+
+
+def assert_context_batch(x: tf.Tensor, event_ndims: int, context: tf.Tensor,
+                         name: str = "context") -> tf.Tensor:
+    """``context``, after a check that its batch shape is ``x``'s (one context per
+    example) or empty (one context ``[K]`` for every example), eagerly and in any graph.
+
+    Without it a mismatch (4 examples, 3 contexts) surfaces as TensorFlow's raw
+    ``BroadcastTo`` error, which names neither argument.
+    """
+    x_batch = tf.shape(x)[:tf.rank(x) - event_ndims]
+    c_batch = tf.shape(context)[:-1]
+    message = (f"`{name}` must have one row per example of `x` (the same batch shape) or "
+               f"be one vector for all of them")
+    static_x = x.shape[:x.shape.rank - event_ndims] if x.shape.rank is not None else None
+    static_c = context.shape[:-1] if context.shape.rank is not None else None
+    if (static_x is not None and static_c is not None and static_c.rank
+            and not static_c.is_compatible_with(static_x)):
+        raise ValueError(f"{message}; got `x` of shape {x.shape.as_list()} and `{name}` of "
+                         f"shape {context.shape.as_list()}.")
+    if tf.executing_eagerly():
+        if c_batch.shape[0] and x_batch.numpy().tolist() != c_batch.numpy().tolist():
+            raise ValueError(f"{message}; got `x` of shape {x.shape.as_list()} (batch "
+                             f"{x_batch.numpy().tolist()}) and `{name}` of shape "
+                             f"{context.shape.as_list()} (batch {c_batch.numpy().tolist()}).")
+        return context
+    same = tf.cond(tf.equal(tf.size(c_batch), tf.size(x_batch)),
+                   lambda: tf.reduce_all(tf.equal(c_batch, x_batch)),
+                   lambda: tf.constant(False))
+    ok = tf.logical_or(tf.equal(tf.size(c_batch), 0), same)
+    with tf.control_dependencies([tf.debugging.Assert(
+            ok, [message + "; got batch shapes (x, context)", x_batch, c_batch])]):
+        return tf.identity(context)

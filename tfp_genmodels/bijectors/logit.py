@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
+from tensorflow_probability.python.internal import parameter_properties
 
 tfb = tfp.bijectors
 
@@ -27,34 +29,41 @@ class Logit(tfb.Bijector):
     through it has a ``cdf``. With ``validate_args=True``, ``forward`` and its
     log-det check that ``x`` lies in ``[0, 1]`` (``(0, 1)`` when ``alpha = 0``).
 
+    ``alpha`` may be an array (one squeeze per element): the bijector then has
+    that batch shape (``experimental_batch_shape``), as TFP's bijectors with
+    array parameters do.
+
     Args:
-      alpha: the squeeze, in ``[0, 0.5)``.
+      alpha: the squeeze, in ``[0, 0.5)``: a float or an array of them.
 
     References:
       Dinh, Sohl-Dickstein & Bengio. Density estimation using Real NVP. 2017.
       arXiv:1605.08803, section 4.1.
     """
 
-    def __init__(self, alpha: float = 0.05, validate_args: bool = False,
+    def __init__(self, alpha: float | np.ndarray = 0.05, validate_args: bool = False,
                  name: str = "logit"):
         parameters = dict(locals())
         try:
-            alpha = float(alpha)
+            values = np.asarray(alpha, dtype=np.float64)
         except (TypeError, ValueError) as err:
-            raise TypeError(f"`alpha` must be a float in [0, 0.5); got {alpha!r}.") from err
-        if not 0.0 <= alpha < 0.5:
+            raise TypeError(f"`alpha` must be a float (or an array of floats) in [0, 0.5); "
+                            f"got {alpha!r}.") from err
+        if values.size == 0 or not np.all((values >= 0.0) & (values < 0.5)):
             raise ValueError(f"`alpha` must be in [0, 0.5); got {alpha}.")
-        self._alpha = alpha
+        # A Python float when scalar: equal squeezes give equal bijectors (TFP's cache).
+        self._alpha = float(values) if values.ndim == 0 else values
         with tf.name_scope(name) as scope_name:
             super().__init__(forward_min_event_ndims=0, validate_args=validate_args,
                              parameters=parameters, name=scope_name)
 
     @classmethod
     def _parameter_properties(cls, dtype, num_classes=None) -> dict:
-        return {}  # Python-number parameters only: scalar batch shape
+        # Elementwise: an array `alpha` is a batch of bijectors.
+        return {"alpha": parameter_properties.ParameterProperties()}
 
     @property
-    def alpha(self) -> float:
+    def alpha(self) -> float | np.ndarray:
         return self._alpha
 
     @classmethod
@@ -64,15 +73,17 @@ class Logit(tfb.Bijector):
     def _domain_checks(self, x):
         if not self.validate_args:
             return []
-        zero, one = tf.zeros([], x.dtype), tf.ones([], x.dtype)
-        message = (f"Logit: `x` must lie in [0, 1] (alpha={self._alpha}); values outside "
-                   "map to NaN.")
-        if self._alpha == 0.0:
-            message = "Logit: `x` must lie in (0, 1) (alpha=0); 0 and 1 map to -inf/inf."
-            return [tf.debugging.assert_greater(x, zero, message=message),
-                    tf.debugging.assert_less(x, one, message=message)]
-        return [tf.debugging.assert_greater_equal(x, zero, message=message),
-                tf.debugging.assert_less_equal(x, one, message=message)]
+        a = tf.constant(self._alpha, x.dtype)
+        inside = tf.logical_and(x >= 0.0, x <= 1.0)
+        # alpha = 0: 0 and 1 map to -inf / inf, so the domain is open there.
+        open_ok = tf.logical_or(a > 0.0, tf.logical_and(x > 0.0, x < 1.0))
+        zero = np.asarray(self._alpha) == 0.0
+        domain = ("(0, 1)" if zero.all() else
+                  "[0, 1] ((0, 1) where alpha = 0)" if zero.any() else "[0, 1]")
+        message = (f"Logit: `x` must lie in {domain} (alpha={self._alpha}); values outside "
+                   "map to NaN or inf.")
+        return [tf.debugging.Assert(tf.reduce_all(tf.logical_and(inside, open_ok)),
+                                    [message])]
 
     def _forward(self, x):
         with tf.control_dependencies(self._domain_checks(x)):

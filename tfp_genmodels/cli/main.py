@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 
 from tfp_genmodels.cli.errors import CLIError, TrainingFailed
@@ -19,8 +21,52 @@ def _interrupted_message(args: argparse.Namespace) -> str:
     return "interrupted; nothing was written."
 
 
+#: What TensorFlow's CUDA-enabled wheel logs at start-up on a machine without an NVIDIA
+#: GPU: an error line that is no error there (there is nothing to initialise).
+NO_GPU_NOISE = ("failed call to cuInit", "Could not find cuda drivers on your machine")
+
+
+def _has_nvidia_device() -> bool:
+    return any(name.startswith("nvidia") for name in os.listdir("/dev")) if os.path.isdir(
+        "/dev") else True
+
+
+@contextlib.contextmanager
+def _stderr_without(noise: Sequence[str]):
+    """Runs the block with the process's stderr (file descriptor 2, where TensorFlow's
+    C++ logging writes) captured, then writes back every line but those holding one of
+    ``noise``."""
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as captured:
+        saved = os.dup(2)
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode(errors="replace").splitlines(keepends=True):
+                if not any(text in line for text in noise):
+                    sys.stderr.write(line)
+            sys.stderr.flush()
+
+
+def _start_tensorflow() -> None:
+    """Imports TensorFlow and finds its devices, without the CUDA start-up error line
+    on a machine that has no NVIDIA device (on one that has, the line is kept)."""
+    if _has_nvidia_device():
+        return
+    with _stderr_without(NO_GPU_NOISE):
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+
+
 def _run(args: argparse.Namespace) -> int:
     # The commands import TensorFlow: only after the arguments are known to be good.
+    _start_tensorflow()
+    from tfp_genmodels.cli.evaluate import evaluate
     from tfp_genmodels.cli.export import export
     from tfp_genmodels.cli.sample import sample
     from tfp_genmodels.cli.train import train
@@ -33,6 +79,9 @@ def _run(args: argparse.Namespace) -> int:
                   f"wrote {args.out}")
         elif args.command == "export":
             print(f"wrote {export(args)}")
+        elif args.command == "evaluate":
+            report = evaluate(args)
+            print(f"wrote {os.path.join(args.run, 'evaluation-' + report['split'] + '.json')}")
         else:
             samples = sample(args)
             print(f"wrote {len(samples)} samples to {args.out or args.run}")

@@ -169,11 +169,15 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
                    help="z samples per example in training (K for iwae) [%(default)s]")
     v.add_argument("--iwae-samples", type=positive_int, default=1000,
                    help="importance samples for the test log-likelihood [%(default)s]")
+    t.add_argument("--eval-limit", type=positive_int, default=None,
+                   help="score only the first N examples of each split after training (a "
+                        "quick look; the report says how many) [all]")
     t.add_argument("--out", required=True, help="run directory to write")
 
 
 def make_parser() -> argparse.ArgumentParser:
-    """The ``tfp-genmodels`` parser with its ``train``, ``sample`` and ``export`` commands."""
+    """The ``tfp-genmodels`` parser with its ``train``, ``sample``, ``evaluate`` and
+    ``export`` commands."""
     parser = _Parser(prog="tfp-genmodels",
                      description="Train normalizing flows and VAEs on built-in data; "
                                  "sample them.")
@@ -189,6 +193,22 @@ def make_parser() -> argparse.ArgumentParser:
                    help="scale of the base distribution (Glow's T) [%(default)s]")
     s.add_argument("--seed", type=int, default=0, help="[%(default)s]")
     s.add_argument("--out", default=None, help="where to write [the run directory]")
+    v = sub.add_parser("evaluate", help="score a trained run's data split, example by example",
+                       description="Load the model of --run and its data; print the mean "
+                                   "NLL and bits/dim with the median and the worst examples; "
+                                   "write evaluation-<split>.json in the run.")
+    v.add_argument("--run", required=True, help="a directory written by `train`")
+    v.add_argument("--split", choices=("train", "validation", "test"), default="test",
+                   help="[%(default)s]")
+    v.add_argument("--eval-limit", type=positive_int, default=None,
+                   help="score only the first N examples [all]")
+    v.add_argument("--batch-size", type=positive_int, default=500, help="[%(default)s]")
+    v.add_argument("--seed", type=int, default=0,
+                   help="seed of the dequantisation noise / the VAE's draws [%(default)s]")
+    v.add_argument("--iwae-samples", type=positive_int, default=1000,
+                   help="VAE: importance samples of the log-likelihood [%(default)s]")
+    v.add_argument("--verbose", type=int, choices=(0, 1), default=1,
+                   help="1: a progress bar [%(default)s]")
     e = sub.add_parser("export", help="write a trained run as a SavedModel for TF Serving",
                        description="Load a trained model from --run and write a SavedModel "
                                    "with explicit signatures to --out/<version>/.")

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from tfp_genmodels import _io, data
+from tfp_genmodels.cli import evaluation
 from tfp_genmodels.cli.runs import image_shape
 
 #: Rows of an image flow's ``temperatures.png``: the base distribution's temperatures.
@@ -57,17 +58,19 @@ def flow_figures(model: Any, config: dict[str, Any], train_x: np.ndarray | None,
             row_labels=[f"T={t:g}" for t in GRID_TEMPERATURES]))
 
 
-def _evaluate(model: Any, x: np.ndarray, batch_size: int) -> dict[str, float]:
-    result = model.evaluate(x, batch_size=batch_size, verbose=0, return_dict=True)
-    return {"nll": float(result["loss"]), "bits_per_dim": float(result["bits_per_dim"])}
-
-
 def flow_results(model: Any, config: dict[str, Any], args: argparse.Namespace,
                  train_x: np.ndarray, val_x: np.ndarray, test_x: np.ndarray,
                  out: str) -> dict[str, Any]:
-    """NLL and bits/dim per split, the KL gap where the truth is known, and the figures."""
-    results: dict[str, Any] = {split: _evaluate(model, x, args.batch_size) for split, x in
-                               (("train", train_x), ("validation", val_x), ("test", test_x))}
+    """Per split: the mean NLL and bits/dim with the median and the worst examples
+    (:mod:`~tfp_genmodels.cli.evaluation`; the first ``--eval-limit`` examples only
+    when it is given); the KL gap where the truth is known; the figures."""
+    results: dict[str, Any] = {}
+    for split, x in (("train", train_x), ("validation", val_x), ("test", test_x)):
+        x = evaluation.subset(x, getattr(args, "eval_limit", None))
+        nll = evaluation.flow_scores(model, x, args.batch_size, args.seed,
+                                     verbose=args.verbose == 1, label=split)
+        results[split] = evaluation.summarize(nll, model.num_dims)
+        print(evaluation.describe(split, results[split]), flush=True)
     if args.data in KNOWN_ENTROPY:
         entropy = data.toy_entropy(args.data)
         results["true_entropy"] = entropy
@@ -78,6 +81,25 @@ def flow_results(model: Any, config: dict[str, Any], args: argparse.Namespace,
     return results
 
 
+def vae_split_results(model: Any, bound_splits: dict[str, np.ndarray],
+                      likelihood_splits: dict[str, np.ndarray], iwae_samples: int
+                      ) -> dict[str, Any]:
+    """The ELBO of ``bound_splits``; the ELBO and IWAE NLL of ``likelihood_splits``, whose
+    ``nll``/``bits_per_dim`` come with the median and the worst examples (printed)."""
+    from tfp_genmodels.vae import report
+
+    results: dict[str, Any] = {split: report.bound_metrics(model, x)
+                               for split, x in bound_splits.items()}
+    for split, x in likelihood_splits.items():
+        metrics = report.bound_metrics(model, x, iwae_samples=iwae_samples,
+                                       per_example=True)
+        per_example = metrics.pop("per_example")
+        nll = -per_example.get("log_likelihood", per_example["elbo"])
+        results[split] = {**metrics, **evaluation.summarize(nll, model.num_dims)}
+        print(evaluation.describe(split, results[split]), flush=True)
+    return results
+
+
 def vae_results(model: Any, config: dict[str, Any], args: argparse.Namespace,
                 train_x: np.ndarray, val_x: np.ndarray, test_x: np.ndarray, out: str,
                 test_labels: np.ndarray | None) -> dict[str, Any]:
@@ -85,13 +107,11 @@ def vae_results(model: Any, config: dict[str, Any], args: argparse.Namespace,
     from tfp_genmodels.vae import report
     from tfp_genmodels.vae.diagnostics import format_table
 
-    results: dict[str, Any] = {
-        "train": report.bound_metrics(model, train_x),
-        "validation": report.bound_metrics(model, val_x),
-        "test": report.bound_metrics(model, test_x, iwae_samples=args.iwae_samples)}
-    results["test"]["nll"] = results["test"].get("iwae_nll", -results["test"]["elbo"])
-    results["test"]["bits_per_dim"] = results["test"].get(
-        "iwae_bits_per_dim", results["test"]["neg_elbo_bits_per_dim"])
+    limit = getattr(args, "eval_limit", None)
+    train_x, val_x, test_x = (evaluation.subset(x, limit) for x in (train_x, val_x, test_x))
+    test_labels = None if test_labels is None else evaluation.subset(test_labels, limit)
+    results = vae_split_results(model, {"train": train_x, "validation": val_x},
+                                {"test": test_x}, args.iwae_samples)
     diag = model.diagnostics(test_x[:500])
     print(format_table(diag))
     results["diagnostics"] = diag

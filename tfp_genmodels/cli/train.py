@@ -18,7 +18,7 @@ from tfp_genmodels.cli.errors import CLIError, TrainingFailed
 from tfp_genmodels.cli.parser import upgrade_keys
 
 # Options that do not change what is trained (may differ on --resume).
-_RUN_ONLY_OPTIONS = ("command", "out", "resume", "verbose", "overwrite")
+_RUN_ONLY_OPTIONS = ("command", "out", "resume", "verbose", "overwrite", "eval_limit")
 
 
 def training_arguments(args: argparse.Namespace) -> dict[str, Any]:
@@ -50,7 +50,7 @@ def _check_resume(args: argparse.Namespace, backup_dir: str) -> None:
                                    for k in changed) + ".")
 
 
-def _splits(args: argparse.Namespace, dataset: runs.Dataset, config: dict[str, Any]
+def splits(args: argparse.Namespace, dataset: runs.Dataset, config: dict[str, Any]
             ) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray]:
     """The arrays (or dataset) to fit on, and the train / validation / test arrays."""
     train_x, val_x, test_x = (runs.as_model_input(x, config) for x in dataset[:3])
@@ -113,7 +113,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             model = runs.build_model(config)
             model.compile(optimizer=keras.optimizers.Adam(args.learning_rate),
                           jit_compile=args.jit_compile)
-        fit_x, train_x, val_x, test_x = _splits(args, dataset, config)
+        fit_x, train_x, val_x, test_x = splits(args, dataset, config)
         os.makedirs(out, exist_ok=True)
         _io.write_json(os.path.join(out, "config.json"), config)
         _io.write_json(os.path.join(out, "train_args.json"), training_arguments(args))
@@ -134,12 +134,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                                              for v in model.trainable_variables)),
                    "history": {k: [float(v) for v in vs]
                                for k, vs in history.history.items()}}
-        splits = (train_x, val_x, test_x)
+        arrays = (train_x, val_x, test_x)
         if config["model"] == "vae":
-            metrics.update(reports.vae_results(model, config, args, *splits, out,
+            metrics.update(reports.vae_results(model, config, args, *arrays, out,
                                                dataset.test_labels))
         else:
-            metrics.update(reports.flow_results(model, config, args, *splits, out))
+            metrics.update(reports.flow_results(model, config, args, *arrays, out))
         _io.write_json(os.path.join(out, "metrics.json"), metrics)
         return metrics
     finally:

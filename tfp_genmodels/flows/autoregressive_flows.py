@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_genmodels import _saving, _tfp_compat, _validation
+from tfp_genmodels import _args, _saving, _tfp_compat, _validation
 from tfp_genmodels._keras import keras
 from tfp_genmodels.bijectors.elementwise import soft_clamp
 from tfp_genmodels.bijectors.masks import reversal
@@ -93,7 +93,7 @@ class MAF(FlowModel):
         self.log_scale_clamp = (None if log_scale_clamp is None else
                                 _validation.positive_float_arg(log_scale_clamp,
                                                                "log_scale_clamp"))
-        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.hidden_units = _args.hidden_units_arg(hidden_units)
         event_shape = _validation.event_shape_arg(event_shape, ranks=(1,))
         super().__init__(event_shape, context_shape=context_shape,
                          name=name or ("iaf" if self._invert else "maf"), **kwargs)

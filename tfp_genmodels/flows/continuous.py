@@ -255,8 +255,7 @@ class FFJORD(FlowModel):
                  activation: str = "tanh", context_shape: Sequence[int] | None = None,
                  name: str | None = "ffjord", **kwargs: Any):
         shape = _validation.event_shape_arg(event_shape, ranks=(1,))
-        self.hidden_units = tuple(_args.positive_int_arg(u, "hidden_units")
-                                  for u in hidden_units)
+        self.hidden_units = _args.hidden_units_arg(hidden_units)
         self.num_blocks = _args.positive_int_arg(num_blocks, "num_blocks")
         if trace is None:
             trace = "exact" if shape[0] <= EXACT_TRACE_MAX_DIMS else "hutchinson"

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_genmodels import _saving, _validation
+from tfp_genmodels import _args, _saving, _validation
 from tfp_genmodels import bijectors as B
 from tfp_genmodels.flows import multiscale
 from tfp_genmodels.flows.flow_model import FlowModel
@@ -40,7 +40,7 @@ class _VectorCouplingFlow(FlowModel):
                  hidden_units: Sequence[int], permutation: str,
                  context_shape: Sequence[int] | None, name: str | None, **kwargs):
         self.num_layers = _validation.positive_int_arg(num_layers, "num_layers")
-        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.hidden_units = _args.hidden_units_arg(hidden_units)
         if permutation not in PERMUTATIONS:
             raise ValueError(f"`permutation` must be one of {PERMUTATIONS}; got "
                              f"{permutation!r}.")

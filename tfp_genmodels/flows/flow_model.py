@@ -191,6 +191,8 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         """
         x = self._check_x(x, finite)
         context = self._check_context(context)
+        if context is not None:
+            context = _validation.assert_context_batch(x, len(self.event_shape), context)
         if self.pixels is not None:
             x = self.pixels.dequantize(x, seed)
         return self.distribution.log_prob(x, bijector_kwargs=self._bijector_kwargs(context))
@@ -207,6 +209,8 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         discrete, in the user's ``pixel_format``.
         """
         n = _validation.num_samples_arg(n, "n")
+        if not isinstance(temperature, (tf.Tensor, tf.Variable)):
+            temperature = _validation.positive_float_arg(temperature, "temperature")
         context = self._check_context(context)
         z = self.base_distribution(temperature).sample(n, seed=seed)
         if context is not None and context.shape.rank == 1:

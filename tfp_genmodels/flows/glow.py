@@ -84,7 +84,7 @@ class Glow(FlowModel):
         multiscale.check_squeezes(shape, self.num_scales, "num_scales", num_scales)
         self.num_layers = _args.positive_int_arg(8 if num_layers is None else num_layers,
                                                  "num_layers")
-        self.hidden_units = tuple(int(u) for u in hidden_units)
+        self.hidden_units = _args.hidden_units_arg(hidden_units)
         self.seed = int(seed)
         self.bounds = coupling_bounds(log_scale_clamp, shift_clamp)
         super().__init__(shape, context_shape=context_shape, pixel_levels=pixel_levels,

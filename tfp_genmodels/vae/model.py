@@ -334,7 +334,9 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         x = self.likelihood.check_support(
             _validation.checked_input(x, self.event_shape, "x", finite), "x", finite)
         if _validation.require_context(context, self.context_shape, "this VAE"):
-            context = _validation.checked_input(context, self.context_shape, "context")
+            context = _validation.assert_context_batch(
+                x, len(self.event_shape),
+                _validation.checked_input(context, self.context_shape, "context"))
         return x, context
 
     def _features(self, x, context):
@@ -358,7 +360,13 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         return self.posterior(self._features(x, context))
 
     def decode(self, z, context=None) -> tfd.Distribution:
-        """``p(x|z)`` for codes ``z`` ``[..., code_size]``: batch ``[...]``, event = the data's."""
+        """``p(x|z)`` for codes ``z`` ``[..., code_size]``: batch ``[...]``, event = the data's.
+
+        Categorical latents also take the one-hot form ``[..., L, K]`` that
+        ``encode(x).sample()`` and ``prior`` draws have, so
+        ``decode(encode(x).sample())`` works for every posterior.
+        """
+        z = self._flat_code(z)
         z = _validation.checked_input(z, (self.posterior.code_size,), "z", finite=False)
         lead = tf.shape(z)[:-1]
         flat_context = None
@@ -370,6 +378,16 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         if z.shape.rank == 2:
             return dist
         return tfd.BatchReshape(dist, lead)
+
+    def _flat_code(self, z):
+        """A categorical code ``[..., L, K]`` as the decoder's ``[..., L * K]``."""
+        classes = getattr(self.posterior, "num_classes", None)
+        shape = getattr(z, "shape", np.shape(z))
+        if (classes and len(shape) >= 2 and tuple(shape[-2:]) == (self.latent_dim, classes)
+                and (len(shape) >= 3 or self.latent_dim > 1)):
+            z = _validation.as_float_tensor(z, "z")
+            return tf.reshape(z, tf.concat([tf.shape(z)[:-2], [self.latent_dim * classes]], 0))
+        return z
 
     def log_px_z(self, x, z, context=None) -> tf.Tensor:
         """``log p(x|z_s)`` ``[S, B]`` for codes ``z`` ``[S, B, code]``, ``x`` ``[B, ...]``

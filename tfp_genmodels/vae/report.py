@@ -12,8 +12,11 @@ from tfp_genmodels.bijectors.dequantize import bits_per_dim
 from tfp_genmodels.vae.likelihoods import distribution_mean
 
 
-def bound_metrics(model, x: np.ndarray, batch_size: int = 500, iwae_samples: int = 0) -> dict:
-    """Mean ELBO (and IWAE NLL with ``iwae_samples > 0``) in nats and bits/dim."""
+def bound_metrics(model, x: np.ndarray, batch_size: int = 500, iwae_samples: int = 0,
+                  per_example: bool = False) -> dict:
+    """Mean ELBO (and IWAE NLL with ``iwae_samples > 0``) in nats and bits/dim;
+    ``per_example=True`` adds ``"per_example"``: the arrays ``elbo`` (and
+    ``log_likelihood``), one value per example."""
     to_bits = lambda log_p: float(bits_per_dim(log_p, model.num_dims))  # noqa: E731
     elbo = np.concatenate([model.elbo(x[i:i + batch_size]).numpy()
                            for i in range(0, len(x), batch_size)])
@@ -24,6 +27,8 @@ def bound_metrics(model, x: np.ndarray, batch_size: int = 500, iwae_samples: int
                              for i in range(0, len(x), batch_size)])
         out.update({"iwae_nll": float(-ll.mean()), "iwae_bits_per_dim": to_bits(ll.mean()),
                     "iwae_samples": int(iwae_samples)})
+    if per_example:
+        out["per_example"] = {"elbo": elbo, **({"log_likelihood": ll} if iwae_samples else {})}
     return out
 
 
