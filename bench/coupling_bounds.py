@@ -125,10 +125,12 @@ def main() -> None:
               "steps": args.steps} for s in args.seeds for d in datasets for b in args.bounds]
     results = []
     for spec in specs:
-        results.append(_run(spec))
-        r = results[-1]
-        print(f"# done {r['data']} {_label(r['bounds'])} seed {r['seed']} "
-              f"({r['train_seconds']:.0f} s)", file=sys.stderr, flush=True)
+        try:
+            results.append(_run(spec))
+        except RuntimeError as error:  # one failed run does not lose the others
+            print(f"# failed: {error}", file=sys.stderr, flush=True)
+            continue
+        print("# " + json.dumps(results[-1]), file=sys.stderr, flush=True)
     if args.data == "fashion_mnist":
         print("| log-scale / shift bound | seed | validation bits/dim | test mean | "
               "test median | worst test images (index: bits/dim) |")

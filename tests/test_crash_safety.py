@@ -48,8 +48,9 @@ def test_kill_9_mid_run_then_resume_finishes_like_an_uninterrupted_run(tmp_path)
     victim.wait(timeout=60)
     assert victim.returncode == -signal.SIGKILL
     # Nothing half-written: only the files written before training, and the backup.
+    # (history.json: the finished epochs' logs, rewritten atomically after each epoch.)
     assert sorted(f for f in os.listdir(out) if not f.startswith(".")) == [
-        "backup", "config.json", "train_args.json"]
+        "backup", "config.json", "history.json", "train_args.json"]
     # Without --resume the interrupted run is neither lost nor silently restarted.
     refused = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert refused.returncode == 2 and "--resume" in refused.stderr
@@ -64,14 +65,17 @@ def test_kill_9_mid_run_then_resume_finishes_like_an_uninterrupted_run(tmp_path)
     metrics, expected = _metrics(out), _metrics(reference)
     assert 1 <= metrics["resumed_from_epoch"] < 8
     assert metrics["epochs_run"] == 8 - metrics["resumed_from_epoch"]
-    assert len(metrics["history"]["loss"]) == metrics["epochs_run"]
+    # The history holds every epoch, those before the interruption too (issue 21: it
+    # used to hold only the resumed process's epochs).
+    assert len(metrics["history"]["loss"]) == 8
     assert not os.path.exists(os.path.join(out, "backup"))  # removed once training finished
     # The resumed run picked up the trained weights: its first epoch scores like the
     # uninterrupted run's same epoch, far below that run's first epoch...
     first = metrics["resumed_from_epoch"]
     history, reference_history = metrics["history"]["loss"], expected["history"]["loss"]
-    assert abs(history[0] - reference_history[first]) < 0.05
-    assert history[0] < reference_history[0] - 0.1
+    assert abs(history[first] - reference_history[first]) < 0.05
+    assert history[first] < reference_history[0] - 0.1
+    np.testing.assert_allclose(history[:first], reference_history[:first], atol=0.05)
     # ...and ends where it does (the data order after resuming differs: noise).
     assert abs(metrics["test"]["nll"] - expected["test"]["nll"]) < 0.05
     # And the run directory is complete: the weights rebuild the reported model.

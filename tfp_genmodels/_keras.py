@@ -15,7 +15,9 @@ Keras dependency is this one line to read and, one day, to change.
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Iterator
 
 import tf_keras as keras  # noqa: F401  (re-exported) Keras 2; `tf.keras` is Keras 3 in TF >= 2.16
 
@@ -45,3 +47,30 @@ def refuse_keras3(obj, name: str) -> None:
     if is_keras3_object(obj):
         raise TypeError(f"`{name}` is a Keras 3 object ({type(obj).__module__}."
                         f"{type(obj).__name__}). {KERAS3_HELP}")
+
+
+#: The float dtypes a model may compute in (one dtype for variables and computation).
+MODEL_DTYPES = ("float32", "float64")
+
+
+def model_dtype(policy) -> "tf.DType":
+    """A model's one float dtype, from its Keras dtype policy (``ValueError`` for a
+    mixed policy or a dtype other than float32 / float64)."""
+    import tensorflow as tf
+
+    if policy.compute_dtype != policy.variable_dtype or policy.variable_dtype not in MODEL_DTYPES:
+        raise ValueError(f"`dtype` must be one of {MODEL_DTYPES} (the model computes and keeps "
+                         f"its variables in one dtype); got the dtype policy {policy.name!r}.")
+    return tf.as_dtype(policy.variable_dtype)
+
+
+@contextlib.contextmanager
+def default_dtype(dtype) -> Iterator[None]:
+    """Layers made in this block default to ``dtype`` (Keras' global dtype policy), so a
+    model's parts and their sublayers (dense heads, ``tfp.layers``) share its dtype."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(getattr(dtype, "name", dtype))
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)

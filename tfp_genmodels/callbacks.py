@@ -75,11 +75,41 @@ def latest_backup(backup_dir: str) -> str | None:
 
 class EpochRecorder(keras.callbacks.Callback):
     """Records the epochs that ran in this process (after ``BackupAndRestore``
-    resumes a run, the first is the epoch it resumed at)."""
+    resumes a run, the first is the epoch it resumed at) and every epoch's logs.
 
-    def __init__(self):
+    With ``history_path`` the logs of every finished epoch are written there
+    (atomically, as JSON) at the end of each epoch; with ``resume=True`` the
+    file of the interrupted run is read first, so that :meth:`history` holds
+    the epochs before the interruption too (``fit``'s own ``History`` only
+    knows this process's epochs).
+    """
+
+    def __init__(self, history_path: str | None = None, resume: bool = False):
         super().__init__()
         self.epochs: list[int] = []
+        self.history_path = history_path
+        self.logs: dict[int, dict[str, float]] = {}
+        if resume and history_path is not None and os.path.isfile(history_path):
+            from tfp_genmodels import _io
+
+            saved = _io.read_json(history_path).get("epochs", {})
+            self.logs = {int(epoch): logs for epoch, logs in saved.items()}
 
     def on_epoch_begin(self, epoch, logs=None) -> None:
+        if not self.epochs:  # this process starts (or resumes) here: later logs are stale
+            self.logs = {e: values for e, values in self.logs.items() if e < epoch}
         self.epochs.append(epoch)
+
+    def on_epoch_end(self, epoch, logs=None) -> None:
+        self.logs[epoch] = {k: float(v) for k, v in (logs or {}).items()}
+        if self.history_path is not None:
+            from tfp_genmodels import _io
+
+            _io.write_json(self.history_path,
+                           {"epochs": {str(e): v for e, v in sorted(self.logs.items())}})
+
+    def history(self) -> dict[str, list[float]]:
+        """Every recorded epoch's logs, key by key, in epoch order (``History.history``'s
+        layout, across resumes)."""
+        keys = sorted({k for values in self.logs.values() for k in values})
+        return {k: [self.logs[e].get(k, math.nan) for e in sorted(self.logs)] for k in keys}

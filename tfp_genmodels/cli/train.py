@@ -18,6 +18,9 @@ from tfp_genmodels.cli.errors import CLIError, TrainingFailed
 from tfp_genmodels.cli.parser import upgrade_keys
 
 # Options that do not change what is trained (may differ on --resume).
+#: Every finished epoch's logs, rewritten after each epoch (metrics.json's history
+#: survives an interruption and --resume through it).
+HISTORY_FILE = "history.json"
 _RUN_ONLY_OPTIONS = ("command", "out", "resume", "verbose", "overwrite", "eval_limit")
 
 
@@ -65,28 +68,28 @@ def splits(args: argparse.Namespace, dataset: runs.Dataset, config: dict[str, An
 
 
 def _fit(model: Any, args: argparse.Namespace, fit_x: Any, val_x: np.ndarray,
-         backup_dir: str) -> tuple[Any, list[int]]:
+         backup_dir: str, history_path: str) -> tuple[dict[str, list[float]], list[int]]:
     """``fit`` with a ``BackupAndRestore`` backup and the non-finite-loss guard.
 
-    Returns the history and the epochs run in this process.
+    Returns the history of every epoch (those before a ``--resume`` too, from
+    :data:`HISTORY_FILE`) and the epochs run in this process.
     """
     import tensorflow as tf
 
     from tfp_genmodels._keras import keras
     from tfp_genmodels.callbacks import EpochRecorder, NonFiniteLossError, NonFiniteLossGuard
 
-    epochs = EpochRecorder()
+    epochs = EpochRecorder(history_path, resume=args.resume)
     callbacks = [NonFiniteLossGuard(backup_dir), keras.callbacks.BackupAndRestore(backup_dir),
                  epochs]
     try:
-        history = model.fit(fit_x, validation_data=val_x, epochs=args.epochs,
-                            batch_size=(None if isinstance(fit_x, tf.data.Dataset)
-                                        else args.batch_size),
-                            callbacks=callbacks, verbose=args.verbose)
+        model.fit(fit_x, validation_data=val_x, epochs=args.epochs,
+                  batch_size=None if isinstance(fit_x, tf.data.Dataset) else args.batch_size,
+                  callbacks=callbacks, verbose=args.verbose)
     except NonFiniteLossError as error:
         raise TrainingFailed(f"{error} Lower --learning-rate; --resume continues from "
                              "that checkpoint. No weights were written.") from error
-    return history, epochs.epochs
+    return epochs.history(), epochs.epochs
 
 
 def train(args: argparse.Namespace) -> dict[str, Any]:
@@ -118,7 +121,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         _io.write_json(os.path.join(out, "config.json"), config)
         _io.write_json(os.path.join(out, "train_args.json"), training_arguments(args))
         start = time.perf_counter()
-        history, epochs = _fit(model, args, fit_x, val_x, backup_dir)
+        history, epochs = _fit(model, args, fit_x, val_x, backup_dir,
+                               os.path.join(out, HISTORY_FILE))
         seconds = time.perf_counter() - start
         if chief and os.path.isdir(backup_dir) and not os.listdir(backup_dir):
             os.rmdir(backup_dir)  # BackupAndRestore empties it when training completes
@@ -132,8 +136,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
                    "train_seconds": round(seconds, 2),
                    "num_parameters": int(sum(np.prod(v.shape)
                                              for v in model.trainable_variables)),
-                   "history": {k: [float(v) for v in vs]
-                               for k, vs in history.history.items()}}
+                   "history": history}
         arrays = (train_x, val_x, test_x)
         if config["model"] == "vae":
             metrics.update(reports.vae_results(model, config, args, *arrays, out,

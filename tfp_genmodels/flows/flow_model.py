@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
 
-from tfp_genmodels import _saving, _training, _validation
+from tfp_genmodels import _keras, _saving, _training, _validation
 from tfp_genmodels._keras import keras
 from tfp_genmodels.bijectors.dequantize import bits_per_dim
 from tfp_genmodels.flows import _routing
@@ -17,17 +17,7 @@ from tfp_genmodels.flows.pixels import PixelPreprocessing
 tfb, tfd = tfp.bijectors, tfp.distributions
 
 
-FLOW_DTYPES = ("float32", "float64")
-
-
-def _flow_dtype(policy) -> tf.DType:
-    """The model's one float dtype, from its Keras dtype policy (``ValueError``
-    for a mixed policy or a dtype other than float32 / float64)."""
-    if policy.compute_dtype != policy.variable_dtype or policy.variable_dtype not in FLOW_DTYPES:
-        raise ValueError(f"`dtype` must be one of {FLOW_DTYPES} (a flow computes and keeps "
-                         f"its variables in one dtype); got the dtype policy "
-                         f"{policy.name!r}.")
-    return tf.as_dtype(policy.variable_dtype)
+FLOW_DTYPES = _keras.MODEL_DTYPES
 
 
 def _check_bijector_dtypes(bijectors: Sequence[tfb.Bijector], dtype: tf.DType) -> None:
@@ -99,7 +89,7 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
                  pixel_format: str = "unit", logit_alpha: float = 0.05,
                  name: str | None = None, **kwargs):
         super().__init__(name=name, **kwargs)
-        self.flow_dtype = _flow_dtype(self.dtype_policy)
+        self.flow_dtype = _keras.model_dtype(self.dtype_policy)
         self.event_shape = _validation.event_shape_arg(event_shape)
         self.context_shape = (None if context_shape is None else
                               _validation.event_shape_arg(context_shape, "context_shape",

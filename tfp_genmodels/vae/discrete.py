@@ -106,8 +106,8 @@ class CategoricalPosterior(DiscretePosterior):
 
     def call(self, features) -> tfd.Distribution:
         """``q(z|x)`` over one-hot codes: event ``[L, K]`` (the decoder sees it flattened)."""
-        return tfd.Independent(tfd.OneHotCategorical(logits=self.logits(features),
-                                                     dtype=tf.float32), 1)
+        logits = self.logits(features)
+        return tfd.Independent(tfd.OneHotCategorical(logits=logits, dtype=logits.dtype), 1)
 
     def _split(self, z):
         return tf.reshape(z, tf.concat([tf.shape(z)[:-1], [self.latent_dim, self.num_classes]],
@@ -117,7 +117,7 @@ class CategoricalPosterior(DiscretePosterior):
         return tf.reshape(z, tf.concat([tf.shape(z)[:-2], [self.code_size]], 0))
 
     def to_code(self, values) -> tf.Tensor:
-        return self._flat(tf.one_hot(values, self.num_classes, dtype=tf.float32))
+        return self._flat(tf.one_hot(values, self.num_classes, dtype=self.dtype))
 
     def sample_and_log_prob(self, features, num_samples: int, seed=None
                             ) -> tuple[tf.Tensor, tf.Tensor]:
@@ -164,10 +164,11 @@ class BernoulliPosterior(DiscretePosterior):
         return tfd.Bernoulli(logits=self.logits(features))
 
     def call(self, features) -> tfd.Distribution:
-        return tfd.Independent(tfd.Bernoulli(logits=self.logits(features), dtype=tf.float32), 1)
+        logits = self.logits(features)
+        return tfd.Independent(tfd.Bernoulli(logits=logits, dtype=logits.dtype), 1)
 
     def to_code(self, values) -> tf.Tensor:
-        return tf.cast(values, tf.float32)
+        return tf.cast(values, self.dtype)
 
     def mean(self, features, num_samples: int = 64, seed=None) -> tf.Tensor:
         return tf.sigmoid(self.logits(features))
@@ -182,9 +183,10 @@ class BernoulliPosterior(DiscretePosterior):
         """
         logits = self.logits(features)
         shape = tf.concat([[num_samples], tf.shape(logits)], 0)
-        tiny = float(np.finfo(np.float32).tiny)
-        u = (tf.random.uniform(shape, minval=tiny) if seed is None
-             else tf.random.stateless_uniform(shape, seed=seed, minval=tiny, alg="philox"))
+        tiny = float(np.finfo(logits.dtype.as_numpy_dtype).tiny)
+        u = (tf.random.uniform(shape, minval=tiny, dtype=logits.dtype) if seed is None
+             else tf.random.stateless_uniform(shape, seed=seed, minval=tiny, alg="philox",
+                                              dtype=logits.dtype))
         y = tf.sigmoid((logits + tf.math.log(u) - tf.math.log1p(-u)) / temperature)
         return straight_through(tf.round(y), y) if hard else y
 
@@ -193,10 +195,10 @@ class BernoulliPosterior(DiscretePosterior):
         ``b~ = 1[1 - u < sigmoid(a)]``, each marginally ``q``; ``[S, B, L]`` each."""
         logits = self.logits(features)
         shape = tf.concat([[num_samples], tf.shape(logits)], 0)
-        u = (tf.random.uniform(shape) if seed is None
-             else tf.random.stateless_uniform(shape, seed=seed, alg="philox"))
+        u = (tf.random.uniform(shape, dtype=logits.dtype) if seed is None
+             else tf.random.stateless_uniform(shape, seed=seed, alg="philox", dtype=logits.dtype))
         p = tf.sigmoid(logits)
-        return tf.cast(u < p, tf.float32), tf.cast(1.0 - u < p, tf.float32)
+        return tf.cast(u < p, logits.dtype), tf.cast(1.0 - u < p, logits.dtype)
 
 
 def straight_through(hard: tf.Tensor, soft: tf.Tensor) -> tf.Tensor:

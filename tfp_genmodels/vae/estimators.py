@@ -133,8 +133,8 @@ class Reinforce(Estimator):
         if num_samples > 1:
             others = (tf.reduce_sum(f, axis=0) - f) / (num_samples - 1.0)
             return EstimatorTerms(log_px, log_pz, log_q, score_term(f - others, log_q),
-                                  tf.constant(0.0))
-        inputs = tf.reshape(tf.cast(x, tf.float32), [tf.shape(x)[0], -1])
+                                  tf.zeros([], log_px.dtype))
+        inputs = tf.reshape(tf.cast(x, log_px.dtype), [tf.shape(x)[0], -1])
         if context is not None:
             inputs = tf.concat([inputs, context], -1)
         b = self.baseline(tf.stop_gradient(inputs))[:, 0]                       # [B]
@@ -161,7 +161,8 @@ class VIMCO(Estimator):
         replaced = log_w[None] * (1.0 - eye) + others[:, None] * eye            # [S(s), S, B]
         loo = tfp.math.reduce_logmeanexp(replaced, axis=1)                      # [S, B]
         return EstimatorTerms(log_px, log_pz, log_q,
-                              num_samples * score_term(bound - loo, log_q), tf.constant(0.0))
+                              num_samples * score_term(bound - loo, log_q),
+                              tf.zeros([], log_px.dtype))
 
 
 class GumbelSoftmax(Estimator):
@@ -188,15 +189,16 @@ class GumbelSoftmax(Estimator):
 
     def current_temperature(self, step) -> tf.Tensor:
         """``tau_t`` at optimizer step ``t``."""
-        decayed = self.temperature * tf.exp(-self.temperature_decay * tf.cast(step, tf.float32))
-        return tf.maximum(min(self.min_temperature, self.temperature), decayed)
+        decayed = self.temperature * tf.exp(-self.temperature_decay * tf.cast(step, self.dtype))
+        return tf.maximum(tf.constant(min(self.min_temperature, self.temperature), self.dtype),
+                          decayed)
 
     def terms(self, model, x, context, features, num_samples, beta,
               exact_kl) -> EstimatorTerms:
         tau = self.current_temperature(model.optimizer.iterations)
         z = model.posterior.relaxed_sample(features, num_samples, tau, hard=self.hard)
         return EstimatorTerms(model.log_px_z(x, z, context), None, None,
-                              tf.zeros(tf.shape(z)[1:2]), tf.constant(0.0))
+                              tf.zeros(tf.shape(z)[1:2], z.dtype), tf.zeros([], z.dtype))
 
 
 class DisARM(Estimator):
@@ -217,11 +219,11 @@ class DisARM(Estimator):
         logits = posterior.logits(features)                                      # [B, L]
         sign = 1.0 - 2.0 * b_tilde
         g = (0.5 * (f_b - f_tilde)[..., None] * sign * tf.cast(tf.not_equal(b, b_tilde),
-                                                               tf.float32)
+                                                               b.dtype)
              * tf.sigmoid(tf.abs(logits)))                                      # [S, B, L]
         surrogate = tf.reduce_sum(tf.reduce_mean(g, axis=0)
                                   * (logits - tf.stop_gradient(logits)), axis=-1)
-        return EstimatorTerms(log_px, log_pz, log_q, surrogate, tf.constant(0.0))
+        return EstimatorTerms(log_px, log_pz, log_q, surrogate, tf.zeros([], log_px.dtype))
 
 
 def make_estimator(name: str | None, posterior, objective: str, num_samples: int,

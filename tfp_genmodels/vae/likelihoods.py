@@ -115,7 +115,7 @@ class BernoulliLikelihood(_DenseHead):
             "need likelihood='categorical' with pixel_levels=K)", finite)
 
     def factors(self, params) -> tfd.Distribution:
-        return tfd.Bernoulli(logits=params[..., 0], dtype=tf.float32)
+        return tfd.Bernoulli(logits=params[..., 0], dtype=params.dtype)
 
 
 @_saving.register
@@ -147,7 +147,7 @@ class GaussianLikelihood(_DenseHead):
 
     def factors(self, params) -> tfd.Distribution:
         scale = (tf.exp(self.log_scale) if self.fixed_scale is None
-                 else tf.constant(self.fixed_scale))
+                 else tf.constant(self.fixed_scale, params.dtype))
         return tfd.Normal(params[..., 0], scale)
 
     def get_config(self) -> dict:
@@ -171,7 +171,7 @@ class CategoricalLikelihood(_DenseHead):
                                                             minimum=2)
 
     def factors(self, params) -> tfd.Distribution:
-        return tfd.Categorical(logits=params, dtype=tf.float32)
+        return tfd.Categorical(logits=params, dtype=params.dtype)
 
     def check_support(self, x, name="x", finite=True) -> tf.Tensor:
         top = self.pixel_levels - 1

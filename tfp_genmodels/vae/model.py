@@ -184,6 +184,20 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         pixel_levels = _args.renamed_arg(kwargs, "num_levels", "pixel_levels", pixel_levels,
                                          "VAE")
         super().__init__(name=name, **kwargs)
+        # Keras' `dtype` keyword: float32 (default) or float64 for every part the VAE makes.
+        self.vae_dtype = _keras.model_dtype(self.dtype_policy)
+        with _keras.default_dtype(self.vae_dtype):
+            self._init_parts(latent_dim, encoder, decoder, likelihood, posterior, prior, beta,
+                             kl_warmup_steps, free_bits, objective, num_samples, event_shape,
+                             pixel_levels, likelihood_scale, num_flow_steps, num_components,
+                             num_classes, estimator, temperature, temperature_decay,
+                             min_temperature, context_shape)
+
+    def _init_parts(self, latent_dim, encoder, decoder, likelihood, posterior, prior, beta,
+                    kl_warmup_steps, free_bits, objective, num_samples, event_shape,
+                    pixel_levels, likelihood_scale, num_flow_steps, num_components,
+                    num_classes, estimator, temperature, temperature_decay, min_temperature,
+                    context_shape) -> None:
         self.latent_dim = _validation.positive_int_arg(latent_dim, "latent_dim")
         for arg, net in (("encoder", encoder), ("decoder", decoder)):
             _keras.refuse_keras3(net, arg)
@@ -285,8 +299,9 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         self.built = True
 
     def _build_parts(self) -> None:
-        x = tf.zeros([1, *self.event_shape])
-        context = None if self.context_shape is None else tf.zeros([1, *self.context_shape])
+        x = tf.zeros([1, *self.event_shape], self.vae_dtype)
+        context = (None if self.context_shape is None
+                   else tf.zeros([1, *self.context_shape], self.vae_dtype))
         if isinstance(self.posterior, DistributionLayerPosterior):
             q = self._features(x, context)
             if tuple(q.event_shape) != (self.latent_dim,):
@@ -331,19 +346,22 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
 
     # -- the model's pieces ---------------------------------------------------------
     def _checked(self, x, context, finite: bool = True):
-        x = self.likelihood.check_support(
-            _validation.checked_input(x, self.event_shape, "x", finite), "x", finite)
+        x = self.likelihood.check_support(_validation.checked_input(
+            x, self.event_shape, "x", finite, dtype=self.vae_dtype), "x", finite)
         if _validation.require_context(context, self.context_shape, "this VAE"):
             context = _validation.assert_context_batch(
-                x, len(self.event_shape),
-                _validation.checked_input(context, self.context_shape, "context"))
+                x, len(self.event_shape), self._checked_context(context))
         return x, context
+
+    def _checked_context(self, context):
+        return _validation.checked_input(context, self.context_shape, "context",
+                                         dtype=self.vae_dtype)
 
     def _features(self, x, context):
         return self.encoder(x if context is None else [x, context])
 
     def _encode_base(self, x):
-        return self.posterior.base(self.encoder(tf.cast(x, tf.float32)))
+        return self.posterior.base(self.encoder(tf.cast(x, self.vae_dtype)))
 
     def _decoded(self, z, context) -> tfd.Distribution:
         """``p(x|z)`` for codes ``z`` ``[N, code]`` (and context ``[N, C]``): batch ``[N]``."""
@@ -367,11 +385,12 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         ``decode(encode(x).sample())`` works for every posterior.
         """
         z = self._flat_code(z)
-        z = _validation.checked_input(z, (self.posterior.code_size,), "z", finite=False)
+        z = _validation.checked_input(z, (self.posterior.code_size,), "z", finite=False,
+                                      dtype=self.vae_dtype)
         lead = tf.shape(z)[:-1]
         flat_context = None
         if _validation.require_context(context, self.context_shape, "this VAE"):
-            context = _validation.checked_input(context, self.context_shape, "context")
+            context = self._checked_context(context)
             flat_context = tf.reshape(tf.broadcast_to(context, tf.concat(
                 [lead, self.context_shape], 0)), [-1, *self.context_shape])
         dist = self._decoded(tf.reshape(z, [-1, self.posterior.code_size]), flat_context)
@@ -385,14 +404,14 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         shape = getattr(z, "shape", np.shape(z))
         if (classes and len(shape) >= 2 and tuple(shape[-2:]) == (self.latent_dim, classes)
                 and (len(shape) >= 3 or self.latent_dim > 1)):
-            z = _validation.as_float_tensor(z, "z")
+            z = _validation.as_float_tensor(z, "z", self.vae_dtype)
             return tf.reshape(z, tf.concat([tf.shape(z)[:-2], [self.latent_dim * classes]], 0))
         return z
 
     def log_px_z(self, x, z, context=None) -> tf.Tensor:
         """``log p(x|z_s)`` ``[S, B]`` for codes ``z`` ``[S, B, code]``, ``x`` ``[B, ...]``
         and context ``[B, C]`` (no input checks: the bounds' building block)."""
-        x = tf.cast(x, tf.float32)
+        x = tf.cast(x, self.vae_dtype)
         s, b = tf.shape(z)[0], tf.shape(z)[1]
         if context is not None:
             context = tf.reshape(tf.broadcast_to(context, tf.concat(
@@ -483,7 +502,7 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         """
         n = _validation.positive_int_arg(n, "n")
         if context is not None and self.context_shape is not None:
-            context = _validation.checked_input(context, self.context_shape, "context")
+            context = self._checked_context(context)
             if context.shape.rank == 1:
                 context = tf.broadcast_to(context, [n, *self.context_shape])
         dist = self.decode(self.prior.sample(n, seed=seed), context)
@@ -506,9 +525,9 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         pair_context = None if context is None else tf.stack([context, context])
         x, pair_context = self._checked(tf.stack([x1, x2]), pair_context)
         z = self.posterior.mean(self._features(x, pair_context))
-        t = tf.linspace(0.0, 1.0, steps)[:, None]
+        t = tf.cast(tf.linspace(0.0, 1.0, steps)[:, None], self.vae_dtype)
         path_context = None if context is None else tf.broadcast_to(
-            tf.cast(context, tf.float32), [steps, *self.context_shape])
+            tf.cast(context, self.vae_dtype), [steps, *self.context_shape])
         return distribution_mean(self.decode((1.0 - t) * z[0] + t * z[1], path_context))
 
     # -- Keras -------------------------------------------------------------------------
@@ -523,8 +542,8 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
     def current_beta(self) -> tf.Tensor:
         """``beta_t``: ``beta`` times the warm-up factor ``min(1, step / warmup)``."""
         if not self.kl_warmup_steps:
-            return tf.constant(self.beta)
-        step = tf.cast(self.optimizer.iterations, tf.float32)
+            return tf.constant(self.beta, self.vae_dtype)
+        step = tf.cast(self.optimizer.iterations, self.vae_dtype)
         return self.beta * tf.minimum(1.0, step / float(self.kl_warmup_steps))
 
     def _loss_and_metrics(self, x, context, beta, sample_weight=None, finite: bool = True,
@@ -584,7 +603,8 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
 
     def test_step(self, data) -> dict[str, tf.Tensor]:
         x, context, sample_weight = _training.unpack_context(data)
-        _, values = self._loss_and_metrics(x, context, tf.constant(self.beta), sample_weight)
+        _, values = self._loss_and_metrics(x, context, tf.constant(self.beta, self.vae_dtype),
+                                           sample_weight)
         return self._update(values, _training.batch_weight(x, sample_weight))
 
     def fit(self, x=None, y=None, *args, validation_data=None, **kwargs) -> keras.callbacks.History:
@@ -600,7 +620,8 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
                 and isinstance(x, np.ndarray) and not bool(self._pseudo_inputs_set.numpy())):
             k = self.prior.num_components
             rows = np.resize(np.arange(len(x)), k)
-            self.prior.pseudo_inputs.assign(np.asarray(x[rows], np.float32))
+            self.prior.pseudo_inputs.assign(
+                np.asarray(x[rows], self.prior.pseudo_inputs.dtype.as_numpy_dtype))
             self._pseudo_inputs_set.assign(True)
         return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
 
@@ -617,7 +638,7 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
             net = getattr(self, key)
             networks[key] = heads.portable_config(
                 net, keras.saving.serialize_keras_object(net), self._event_shapes)
-        return {**config, **networks, "name": self.name}
+        return {**config, **networks, "name": self.name, "dtype": self.vae_dtype.name}
 
     @classmethod
     def from_config(cls, config: dict, custom_objects=None) -> VAE:

@@ -138,8 +138,8 @@ class DiagonalGaussianPosterior(Posterior):
     def kl_divergence(self, features, prior) -> tuple[tf.Tensor, tf.Tensor | None] | None:
         if not getattr(prior, "is_standard_normal", False):
             return super().kl_divergence(features, prior)
-        kl_dims = tfd.kl_divergence(self(features).distribution,
-                                    tfd.Normal(tf.zeros([]), tf.ones([])))
+        q = self(features).distribution
+        kl_dims = tfd.kl_divergence(q, tfd.Normal(tf.zeros([], q.dtype), tf.ones([], q.dtype)))
         return tf.reduce_sum(kl_dims, axis=-1), kl_dims
 
 

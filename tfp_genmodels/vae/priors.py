@@ -83,7 +83,7 @@ class StandardNormalPrior(Prior):
 
     def distribution(self) -> tfd.Distribution:
         latent = self.latent_dim
-        return tfd.MultivariateNormalDiag(tf.zeros(latent), tf.ones(latent))
+        return tfd.MultivariateNormalDiag(tf.zeros(latent, self.dtype), tf.ones(latent, self.dtype))
 
 
 @_saving.register
@@ -137,7 +137,8 @@ class VampPrior(Prior):
 
     def distribution(self) -> tfd.Distribution:
         q0 = self.encode_base(self.pseudo_inputs)  # batch [K], event [L]
-        return tfd.MixtureSameFamily(tfd.Categorical(logits=tf.zeros(self.num_components)), q0)
+        return tfd.MixtureSameFamily(
+            tfd.Categorical(logits=tf.zeros(self.num_components, q0.dtype)), q0)
 
 
 class FlowPrior(Prior):
@@ -200,8 +201,9 @@ class UniformPrior(Prior):
     def distribution(self) -> tfd.Distribution:
         """Over codes: event ``[L, K]`` one-hot (Bernoulli: ``[L]``)."""
         if self.num_classes is None:
-            return tfd.Independent(tfd.Bernoulli(logits=self.logits, dtype=tf.float32), 1)
-        return tfd.Independent(tfd.OneHotCategorical(logits=self.logits, dtype=tf.float32), 1)
+            return tfd.Independent(tfd.Bernoulli(logits=self.logits, dtype=self.logits.dtype), 1)
+        return tfd.Independent(tfd.OneHotCategorical(logits=self.logits,
+                                                    dtype=self.logits.dtype), 1)
 
     def log_prob(self, z) -> tf.Tensor:
         if self.num_classes is not None:
