@@ -13,7 +13,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("bijectors", "flows", "vae", "data", "export", "plots")
+_SUBMODULES = ("bijectors", "flows", "vae", "data", "export", "plots", "saving")
 
 __all__ = ["__version__", *_SUBMODULES]
 

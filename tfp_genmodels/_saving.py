@@ -34,8 +34,36 @@ SEPARATOR = "."
 
 
 def register(cls):
-    """Registers ``cls`` so that ``load_model`` needs no ``custom_objects``."""
+    """Registers ``cls`` so that ``load_model`` needs no ``custom_objects`` (and, when
+    Keras 3 is loaded too, a stand-in under the same name there that refuses)."""
+    _register_keras3_refusal(cls.__name__)
     return keras.saving.register_keras_serializable(package=PACKAGE)(cls)
+
+
+def _register_keras3_refusal(name: str) -> None:
+    """Registers in Keras 3 (if it is already imported: importing it costs seconds) a
+    class ``tfp_genmodels>name`` whose ``from_config`` raises a ``TypeError`` saying to
+    load the file with tf_keras, instead of Keras 3's "Could not locate class"."""
+    import sys
+
+    keras3 = sys.modules.get("keras")
+    version = str(getattr(keras3, "__version__", "0")).split(".")[0]
+    if keras3 is None or not version.isdigit() or int(version) < 3:
+        return
+
+    class Keras3Refusal:
+        def get_config(self) -> dict:
+            return {}
+
+        @classmethod
+        def from_config(cls, config: dict):
+            raise TypeError(
+                f"this file holds a tfp_genmodels {name}, a tf_keras (Keras 2) model, which "
+                "Keras 3 cannot load: use `tf_keras.models.load_model(path)` (or "
+                "`tfp_genmodels.saving.load_model(path)`), not `keras.models.load_model`.")
+
+    Keras3Refusal.__name__ = Keras3Refusal.__qualname__ = name
+    keras3.saving.register_keras_serializable(package=PACKAGE, name=name)(Keras3Refusal)
 
 
 def _children(node):

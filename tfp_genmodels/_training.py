@@ -384,3 +384,21 @@ class CheckedModel:
         check_data_arg(x, "x")
         with input_errors_as_value_errors():
             return super().predict(x, *args, **kwargs)
+
+
+def check_untracked_variables(model, tape: tf.GradientTape) -> None:
+    """Raises ``TypeError`` when the computation ``tape`` recorded read trainable
+    variables the model does not track: ``fit`` would never train them (a Keras 3 layer
+    called inside a tf_keras ``Lambda``, a ``tf.Variable`` in a closure)."""
+    tracked = {id(v) for v in model.trainable_variables}
+    tracked |= {id(getattr(v, "handle", v)) for v in model.trainable_variables}
+    untracked = [v for v in tape.watched_variables()
+                 if id(v) not in tracked and id(getattr(v, "handle", v)) not in tracked]
+    if untracked:
+        names = sorted({v.name for v in untracked})
+        raise TypeError(
+            f"{type(model).__name__} reads trainable variables that it does not track, so "
+            f"`fit` would never train them: {names}. They belong to a layer Keras cannot see "
+            "(a Keras 3 layer called inside a tf_keras Lambda or network, or a tf.Variable "
+            f"captured by a function). {_keras.KERAS3_HELP} Hold every trainable piece as a "
+            "tf_keras layer of the network.")

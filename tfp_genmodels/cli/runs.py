@@ -162,7 +162,7 @@ def _missing_weights(run: str) -> CLIError:
 
 def load_run(run: str) -> tuple[Any, dict[str, Any]]:
     """The trained model of a run directory and its ``config.json``."""
-    from tfp_genmodels._keras import keras
+    from tfp_genmodels import saving
 
     config_path = os.path.join(run, "config.json")
     if not os.path.isfile(config_path):
@@ -171,7 +171,7 @@ def load_run(run: str) -> tuple[Any, dict[str, Any]]:
     config = upgrade_keys(_io.read_json(config_path))
     model_path = os.path.join(run, MODEL_FILE)
     if os.path.isfile(model_path):
-        return keras.models.load_model(model_path), config
+        return saving.load_model(model_path), config
     if os.path.isdir(os.path.join(run, LEGACY_WEIGHTS)):
         model = build_model(config)
         model.load_weights(os.path.join(run, LEGACY_WEIGHTS, "model")).expect_partial()
