@@ -38,8 +38,10 @@ A conditional VAE (``context_shape=(C,)``) feeds ``[x, c]`` to the encoder and
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -103,6 +105,24 @@ class Terms(NamedTuple):
     def log_weights(self) -> tf.Tensor:
         """``log p(x|z_s) + log p(z_s) - log q(z_s|x)`` ``[S, B]`` (IWAE)."""
         return self.log_px_z + self.log_p_z - self.log_q
+
+
+@contextlib.contextmanager
+def _without_head_lambda_warnings(*nets) -> Iterator[None]:
+    """Runs the block without Keras' "lambda ... safe_mode=False" warnings about the
+    trailing ``tfp.layers`` distribution layers of ``nets``: their lambdas are not what
+    a ``.keras`` file holds (``heads.portable_config`` writes a ``DistributionHead`` in
+    their place), so those warnings would be wrong. Every other warning (a user's own
+    ``Lambda`` layer) is kept."""
+    markers = [f"{type(layer).__name__}.new(" for layer in map(heads.distribution_layer, nets)
+               if layer is not None]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        if not any(marker in str(warning.message) for marker in markers):
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
 
 
 def _serialized_part(part) -> Any:
@@ -627,6 +647,13 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
             self._pseudo_inputs_set.assign(True)
         return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
 
+    def save(self, filepath, *args, **kwargs) -> None:
+        """``keras.Model.save``, without Keras' misleading ``safe_mode`` warnings about the
+        ``tfp.layers`` heads (see :meth:`get_config`); a ``Lambda`` layer of your own still
+        warns, and needs ``load_model(..., safe_mode=False)``."""
+        with _without_head_lambda_warnings(self.encoder, self.decoder):
+            return super().save(filepath, *args, **kwargs)
+
     def get_config(self) -> dict:
         if isinstance(self.prior, DistributionPrior):
             raise TypeError("the encoder's KLDivergenceRegularizer has a prior other than "
@@ -638,8 +665,9 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         networks = {}
         for key in ("encoder", "decoder"):
             net = getattr(self, key)
-            networks[key] = heads.portable_config(
-                net, keras.saving.serialize_keras_object(net), self._event_shapes)
+            with _without_head_lambda_warnings(net):
+                serialized = keras.saving.serialize_keras_object(net)
+            networks[key] = heads.portable_config(net, serialized, self._event_shapes)
         return {**config, **networks, "name": self.name, "dtype": self.vae_dtype.name}
 
     @classmethod
