@@ -85,3 +85,73 @@ def test_loading_into_a_different_architecture_fails_loudly(tmp_path):
     big = flows.RealNVP(event_shape=(2,), num_layers=4, hidden_units=(8,))
     with pytest.raises(ValueError, match="the file holds .* variables"):
         big.load_weights(str(tmp_path / "small.keras"))
+
+
+# -- saved by name, not by position (issue 21, part 4) -----------------------------------
+DATA_DIR = __import__("pathlib").Path(__file__).parent / "data"
+
+
+class _ReorderedRealNVP(flows.RealNVP):
+    """A RealNVP whose ``variables`` list two same-shaped couplings in the other order
+    (as a change of construction order between versions, or a subclass, would)."""
+
+    @property
+    def variables(self):
+        variables = list(super().variables)
+        first = [i for i, v in enumerate(variables) if "_bijectors.0." in _path(self, v)]
+        third = [i for i, v in enumerate(variables) if "_bijectors.2." in _path(self, v)]
+        order = list(range(len(variables)))
+        for i, j in zip(first, third):
+            order[i], order[j] = j, i
+        return [variables[i] for i in order]
+
+
+def _path(model, variable):
+    from tfp_genmodels import _saving
+
+    variables = list(flows.RealNVP.variables.fget(model))
+    return _saving.variable_paths(model, variables)[
+        [id(v) for v in variables].index(id(variable))]
+
+
+def test_weights_load_by_name_whatever_the_variable_order():
+    source = flows.RealNVP(event_shape=(2,), num_layers=3, hidden_units=(8,))
+    perturb_variables(source.flow, scale=0.3, seed=5)
+    store = {}
+    source.save_own_variables(store)
+    assert all(not key.isdigit() for key in store)        # keyed by path
+    target = _ReorderedRealNVP(event_shape=(2,), num_layers=3, hidden_units=(8,))
+    assert [v.shape for v in target.variables] == [v.shape for v in source.variables]
+    target.load_own_variables(store)
+    # By position the two couplings' weights would have been swapped: another density.
+    np.testing.assert_allclose(target.log_prob(MOONS[:16]), source.log_prob(MOONS[:16]),
+                               rtol=1e-6)
+
+
+def test_a_checkpoint_that_does_not_match_is_refused_with_the_differences():
+    model = flows.RealNVP(event_shape=(2,), num_layers=2, hidden_units=(8,))
+    store = {}
+    model.save_own_variables(store)
+    kernel = next(k for k in store if k.endswith("hidden.0.kernel"))
+    renamed = {("flow.renamed" + k[len("flow"):] if k == kernel else k): v
+               for k, v in store.items()}
+    with pytest.raises(ValueError, match=r"(?s)nothing was loaded.*missing from the file: "
+                                         + kernel.replace(".", r"\.")
+                                         + r".*in the file, not in the model: flow\.renamed"):
+        model.load_own_variables(renamed)
+    reshaped = {**store, kernel: np.zeros([3, 3], np.float32)}
+    with pytest.raises(ValueError, match=r"shape differs: " + kernel.replace(".", r"\.")):
+        model.load_own_variables(reshaped)
+
+
+@pytest.mark.parametrize("name, score", [
+    ("realnvp", lambda m: m.log_prob(MOONS[:8])),
+    ("glow", lambda m: m.log_prob(DIGITS.train.x[:8], seed=tf.constant([1, 2]))),
+    ("vae", lambda m: m.elbo(MOONS[:8], seed=tf.constant([1, 2]))),
+])
+def test_files_written_by_the_previous_release_still_load(name, score):
+    """``tests/data/*_0.1.keras``: written by main at 983001e (weights keyed by position);
+    ``tests/data/make_release_files.py`` wrote them with the scores they gave."""
+    model = keras.models.load_model(str(DATA_DIR / f"{name}_0.1.keras"))
+    expected = np.load(DATA_DIR / f"{name}_0.1_{'elbo' if name == 'vae' else 'logprob'}.npy")
+    np.testing.assert_allclose(score(model), expected, rtol=1e-5, atol=1e-5)
