@@ -111,10 +111,11 @@ class RealNVP(_VectorCouplingFlow):
       (dequantisation and logit inside the model, see :class:`FlowModel`);
       pass ``pixel_levels=None`` for continuous image-shaped data.
     * ``log_scale_clamp`` and ``shift_clamp``: the couplings' soft bounds on
-      ``|log-scale|`` and ``|shift|`` (``shift_clamp=None``: unbounded). The
-      default ``"default"`` bounds shifts on images (as :class:`Glow` does)
-      and leaves them unbounded on vectors, whose data have any scale; see
-      :class:`~tfp_genmodels.bijectors.elementwise.AffineMap`.
+      ``|log-scale|`` and ``|shift|`` (``shift_clamp=None``: unbounded). With
+      ``"default"`` images get :class:`Glow`'s bounds (1 and 5: the pixels'
+      logits are bounded, and an unusual image must not be amplified layer
+      after layer) and vectors keep 3 and unbounded shifts (their data have
+      any scale); see :class:`~tfp_genmodels.bijectors.elementwise.AffineMap`.
 
     Direction: forward maps base to data.
 
@@ -136,12 +137,18 @@ class RealNVP(_VectorCouplingFlow):
                  hidden_units: Sequence[int] = (128, 128), permutation: str = "reverse",
                  num_scales: int | None = None,
                  context_shape: Sequence[int] | None = None, name: str | None = "real_nvp",
-                 log_scale_clamp: float = 3.0, shift_clamp: float | None | str = "default",
+                 log_scale_clamp: float | str = "default",
+                 shift_clamp: float | None | str = "default",
                  **kwargs):
         shape = _validation.event_shape_arg(event_shape, ranks=self._ranks)
         image = len(shape) == 3
+        defaults = ({"log_scale_clamp": multiscale.LOG_SCALE_CLAMP,
+                     "shift_clamp": multiscale.SHIFT_CLAMP} if image
+                    else multiscale.LEGACY_BOUNDS)
+        if log_scale_clamp == "default":
+            log_scale_clamp = defaults["log_scale_clamp"]
         if shift_clamp == "default":
-            shift_clamp = multiscale.SHIFT_CLAMP if image else None
+            shift_clamp = defaults["shift_clamp"]
         self.bounds = multiscale.coupling_bounds(log_scale_clamp, shift_clamp)
         if num_layers is None:
             num_layers = 3 if image else 8

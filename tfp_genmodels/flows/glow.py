@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING, Any
 from tfp_genmodels import _args, _saving, _validation
 from tfp_genmodels.flows import multiscale
 from tfp_genmodels.flows.flow_model import FlowModel
-from tfp_genmodels.flows.multiscale import LEGACY_BOUNDS, SHIFT_CLAMP, coupling_bounds
+from tfp_genmodels.flows.multiscale import (
+    LEGACY_BOUNDS,
+    LOG_SCALE_CLAMP,
+    SHIFT_CLAMP,
+    coupling_bounds,
+)
 
 if TYPE_CHECKING:
     from tensorflow_probability import bijectors as tfb
@@ -69,7 +74,8 @@ class Glow(FlowModel):
                  num_layers: int | None = None, hidden_units: Sequence[int] = (128, 128),
                  pixel_levels: int | None = 256, seed: int = 0,
                  context_shape: Sequence[int] | None = None, name: str | None = "glow",
-                 log_scale_clamp: float = 3.0, shift_clamp: float | None = SHIFT_CLAMP,
+                 log_scale_clamp: float = LOG_SCALE_CLAMP,
+                 shift_clamp: float | None = SHIFT_CLAMP,
                  **kwargs: Any):
         num_scales = _args.renamed_arg(kwargs, "num_levels", "num_scales", num_scales, "Glow")
         num_layers = _args.renamed_arg(kwargs, "num_steps", "num_layers", num_layers, "Glow")

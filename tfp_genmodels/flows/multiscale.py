@@ -25,8 +25,10 @@ from tfp_genmodels import bijectors as B
 tfb = tfp.bijectors
 
 
-#: The image recipes' default bound on a coupling's shift (see ``coupling_bounds``).
-SHIFT_CLAMP: float | None = None
+#: The image recipes' default soft bounds on a coupling's log-scale and shift (see
+#: ``coupling_bounds``; chosen by bench/coupling_bounds.py, docs/benchmarks.md).
+LOG_SCALE_CLAMP: float = 1.0
+SHIFT_CLAMP: float | None = 5.0
 #: What a config written by 0.1.x (without the bounds) was built with.
 LEGACY_BOUNDS = {"log_scale_clamp": 3.0, "shift_clamp": None}
 
@@ -133,11 +135,15 @@ def realnvp_scale(shape, scale: int, num_scales: int, num_layers: int,
     ``num_layers`` checkerboard couplings, squeeze, ``num_layers`` channel
     couplings, factor out half the channels, unsqueeze; the last scale is
     ``num_layers + 1`` checkerboard couplings (Dinh et al., 2017, section 3.6).
+    ``bounds``: the couplings' ``log_scale_clamp`` and ``shift_clamp``.
     """
+    bounds = bounds or {}
+
     def couplings(event, mask, count):
         return [B.AffineCoupling(event, mask=mask, flip_mask=bool(i % 2),
                                  hidden_units=hidden_units, context_shape=context_shape,
-                                 dtype=dtype, name=f"{mask}_{i}") for i in range(count)]
+                                 dtype=dtype, name=f"{mask}_{i}", **bounds)
+                for i in range(count)]
 
     if scale == num_scales - 1:
         return couplings(shape, "checkerboard", num_layers + 1)
