@@ -198,7 +198,11 @@ def run_one(name: str, args) -> dict:
         peak = tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    bpd = -nats / (num_dims * math.log(2.0))
+    worst = np.argsort(-bpd)[:3]
     return {"name": name, "bits_per_dim": float(-nats.mean() / (num_dims * math.log(2.0))),
+            "median_bpd": float(np.median(bpd)),
+            "worst": [[int(i), float(bpd[i])] for i in worst],
             "bits_per_dim_se": float(nats.std() / math.sqrt(len(nats))
                                      / (num_dims * math.log(2.0))),
             "final_train_bpd": float(statistics.mean(losses[-50:]) / (num_dims * math.log(2)))
@@ -243,14 +247,17 @@ def main() -> None:
         rows.append(json.loads(out.strip().splitlines()[-1]))
         print(f"  done: {rows[-1]}", file=sys.stderr, flush=True)
     tfp_row = next((r for r in rows if r["name"] == "tfb.Glow"), None)
-    print("| model | parameters | test bits/dim | train bits/dim (last 50 steps) | "
-          "ms / step | examples / s | step time / tfb.Glow | peak memory (MiB) |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| model | parameters | test bits/dim | median | worst 3 (index: bits/dim) | "
+          "train bits/dim (last 50 steps) | ms / step | examples / s | step time / tfb.Glow | "
+          "peak memory (MiB) |")
+    print("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|")
     for r in rows:
         ratio = f"{r['step_ms'] / tfp_row['step_ms']:.2f}" if tfp_row else "n/a"
         train_bpd = "-" if math.isnan(r["final_train_bpd"]) else f"{r['final_train_bpd']:.3f}"
+        worst = ", ".join(f"#{i}: {v:,.2f}" for i, v in r["worst"])
         print(f"| {r['name']} | {r['params']:,} | {r['bits_per_dim']:.3f} ± "
-              f"{r['bits_per_dim_se']:.3f} | {train_bpd} | {r['step_ms']:.1f} | "
+              f"{r['bits_per_dim_se']:.3f} | {r['median_bpd']:.3f} | {worst} | {train_bpd} | "
+              f"{r['step_ms']:.1f} | "
               f"{r['examples_per_s']:.0f} | {ratio} | {r['peak_mib']:.0f} |")
     print(f"\nDevice: {rows[0]['device']}. ± is the standard error over the test images.")
 

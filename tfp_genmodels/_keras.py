@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import tf_keras as keras  # noqa: F401  (re-exported) Keras 2; `tf.keras` is Keras 3 in TF >= 2.16
 
@@ -53,9 +54,9 @@ def refuse_keras3(obj, name: str) -> None:
 MODEL_DTYPES = ("float32", "float64")
 
 
-def model_dtype(policy) -> "tf.DType":
-    """A model's one float dtype, from its Keras dtype policy (``ValueError`` for a
-    mixed policy or a dtype other than float32 / float64)."""
+def model_dtype(policy) -> Any:
+    """A model's one float dtype (a ``tf.DType``), from its Keras dtype policy
+    (``ValueError`` for a mixed policy or a dtype other than float32 / float64)."""
     import tensorflow as tf
 
     if policy.compute_dtype != policy.variable_dtype or policy.variable_dtype not in MODEL_DTYPES:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import heapq
 import itertools
 from collections.abc import Mapping, Sequence
+from typing import NoReturn
 
 import tensorflow as tf
 
@@ -56,7 +57,7 @@ def _register_keras3_refusal(name: str) -> None:
             return {}
 
         @classmethod
-        def from_config(cls, config: dict):
+        def from_config(cls, config: dict) -> NoReturn:
             raise TypeError(
                 f"this file holds a tfp_genmodels {name}, a tf_keras (Keras 2) model, which "
                 "Keras 3 cannot load: use `tf_keras.models.load_model(path)` (or "
