@@ -126,9 +126,9 @@ def test_a_vae_honours_float64():
 def test_ffjord_per_example_scores_do_not_depend_on_the_batch():
     model = flows.FFJORD(event_shape=(2,), hidden_units=(8,))
     perturb_variables(model.flow, scale=0.5, seed=2)   # away from the identity
-    x = MOONS[:12]
+    x = MOONS[:6]
     together = model.log_prob(x, per_example=True).numpy()
-    apart = np.concatenate([model.log_prob(x[i:i + 4], per_example=True) for i in (0, 4, 8)])
+    apart = np.concatenate([model.log_prob(x[i:i + 2], per_example=True) for i in (0, 2, 4)])
     np.testing.assert_array_equal(together, apart)
     np.testing.assert_allclose(together, model.log_prob(x), atol=1e-3)
 
@@ -167,8 +167,10 @@ def test_a_keras3_layer_inside_an_encoder_is_refused():
     dense.build((None, 2))
     encoder = keras.Sequential([keras.Input((2,)), keras.layers.Lambda(lambda x: dense(x))])
     decoder = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8)])
-    with pytest.raises(TypeError, match=r"does not track, so `fit` would never train them"):
-        vae.VAE(2, encoder, decoder, likelihood="gaussian")
+    model = vae.VAE(2, encoder, decoder, likelihood="gaussian")
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    with pytest.raises(ValueError, match=r"does not track, so `fit` would never train them"):
+        model.fit(MOONS, epochs=1, verbose=0)
 
 
 def test_saving_the_tutorial_vae_prints_no_safe_mode_warning_about_its_heads(tmp_path):

@@ -103,6 +103,7 @@ def checked_gradient_step(model, tape: tf.GradientTape, loss: tf.Tensor) -> tf.T
     variables = model.trainable_variables
     grads = tape.gradient(loss, variables)
     _check_variables(model, grads, variables)
+    _check_untracked_variables(model, tape)
     # Under tf.distribute each replica computes the mean over its share of the
     # global batch and the optimizer *sums* the replicas' gradients; dividing by
     # the number of replicas makes that sum the gradient of the global-batch mean
@@ -386,19 +387,19 @@ class CheckedModel:
             return super().predict(x, *args, **kwargs)
 
 
-def check_untracked_variables(model, tape: tf.GradientTape) -> None:
-    """Raises ``TypeError`` when the computation ``tape`` recorded read trainable
-    variables the model does not track: ``fit`` would never train them (a Keras 3 layer
-    called inside a tf_keras ``Lambda``, a ``tf.Variable`` in a closure)."""
-    tracked = {id(v) for v in model.trainable_variables}
-    tracked |= {id(getattr(v, "handle", v)) for v in model.trainable_variables}
-    untracked = [v for v in tape.watched_variables()
-                 if id(v) not in tracked and id(getattr(v, "handle", v)) not in tracked]
+def _check_untracked_variables(model, tape: tf.GradientTape) -> None:
+    """Raises ``ValueError`` when the step read trainable variables the model does not
+    track: ``fit`` would never train them (a Keras 3 layer called inside a tf_keras
+    ``Lambda``, a ``tf.Variable`` captured by a function). Skipped under a
+    ``tf.distribute`` strategy, where the tape sees per-replica components."""
+    if tf.distribute.has_strategy():
+        return
+    tracked = {id(v) for v in model.variables}  # a frozen layer's are tracked too
+    untracked = sorted({v.name for v in tape.watched_variables() if id(v) not in tracked})
     if untracked:
-        names = sorted({v.name for v in untracked})
-        raise TypeError(
+        raise ValueError(
             f"{type(model).__name__} reads trainable variables that it does not track, so "
-            f"`fit` would never train them: {names}. They belong to a layer Keras cannot see "
-            "(a Keras 3 layer called inside a tf_keras Lambda or network, or a tf.Variable "
-            f"captured by a function). {_keras.KERAS3_HELP} Hold every trainable piece as a "
-            "tf_keras layer of the network.")
+            f"`fit` would never train them: {untracked}. They belong to a layer Keras cannot "
+            "see: a Keras 3 layer called inside a tf_keras Lambda or network, or a "
+            f"tf.Variable captured by a function. {_keras.KERAS3_HELP} Hold every trainable "
+            "piece as a tf_keras layer of the network.")

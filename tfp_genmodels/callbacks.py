@@ -105,6 +105,7 @@ class EpochRecorder(keras.callbacks.Callback):
         if self.history_path is not None:
             from tfp_genmodels import _io
 
+            os.makedirs(os.path.dirname(self.history_path) or ".", exist_ok=True)
             _io.write_json(self.history_path,
                            {"epochs": {str(e): v for e, v in sorted(self.logs.items())}})
 

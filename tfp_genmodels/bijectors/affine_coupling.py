@@ -23,8 +23,9 @@ class AffineCoupling(CouplingBijector):
     ``(e^-clamp, e^clamp)``) while ``s ~ r`` for small ``r``. This keeps a
     randomly initialised or badly conditioned layer from producing ``inf``;
     the gradient stays non-zero, unlike a hard clip. ``shift_clamp`` bounds
-    the shift the same way (default: unbounded); the image recipes set it,
-    see :class:`~tfp_genmodels.bijectors.elementwise.AffineMap` for why.
+    the shift the same way (default: unbounded); with both, a layer maps data
+    to base with ``|z| <= (|y| + shift_clamp) e^log_scale_clamp`` (see
+    :class:`~tfp_genmodels.bijectors.elementwise.AffineMap`).
     A zero network output gives ``s = t = 0``: a fresh layer is the identity.
 
     A :class:`CouplingBijector` with

@@ -150,14 +150,14 @@ class CouplingBijector(GreedyLogDetBijector):
         in_event = cond_input.shape[-len(self._event_shape):]
         batch_shape = tf.shape(cond_input)[:-len(self._event_shape)]
         flat = tf.reshape(cond_input, [-1, *in_event.as_list()])
-        hint = (" Inside a tfb.Chain or a TransformedDistribution a flat `context=` keyword "
+        hint = (f" (The coupling {self.name!r}.) Inside a tfb.Chain or a TransformedDistribution "
+                "a flat `context=` keyword "
                 "reaches no bijector: keyword arguments go to each bijector by its name, "
                 f"chain.forward(x, **{{{self.name!r}: {{'context': c}}}}) or "
                 f"dist.log_prob(x, bijector_kwargs={{{self.name!r}: {{'context': c}}}}) (nested "
                 "chains nest the dicts); a tfp_genmodels FlowModel routes a flat context for "
                 "you: model.log_prob(x, context=c).")
-        if not _validation.require_context(context, self._context_shape,
-                                           f"the coupling {self.name!r}", hint):
+        if not _validation.require_context(context, self._context_shape, "a coupling", hint):
             flat_context = None
         else:
             context = tf.convert_to_tensor(context, dtype=self.dtype, name="context")

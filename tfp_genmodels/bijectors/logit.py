@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 import tensorflow_probability as tfp
-from tensorflow_probability.python.internal import parameter_properties
+
+from tfp_genmodels._tfp_compat import ParameterProperties
 
 tfb = tfp.bijectors
 
@@ -60,7 +61,7 @@ class Logit(tfb.Bijector):
     @classmethod
     def _parameter_properties(cls, dtype, num_classes=None) -> dict:
         # Elementwise: an array `alpha` is a batch of bijectors.
-        return {"alpha": parameter_properties.ParameterProperties()}
+        return {"alpha": ParameterProperties()}
 
     @property
     def alpha(self) -> float | np.ndarray:

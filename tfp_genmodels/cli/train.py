@@ -18,8 +18,8 @@ from tfp_genmodels.cli.errors import CLIError, TrainingFailed
 from tfp_genmodels.cli.parser import upgrade_keys
 
 # Options that do not change what is trained (may differ on --resume).
-#: Every finished epoch's logs, rewritten after each epoch (metrics.json's history
-#: survives an interruption and --resume through it).
+#: Every finished epoch's logs, rewritten in the backup directory after each epoch
+#: (metrics.json's history survives an interruption and --resume through it).
 HISTORY_FILE = "history.json"
 _RUN_ONLY_OPTIONS = ("command", "out", "resume", "verbose", "overwrite", "eval_limit")
 
@@ -68,7 +68,7 @@ def splits(args: argparse.Namespace, dataset: runs.Dataset, config: dict[str, An
 
 
 def _fit(model: Any, args: argparse.Namespace, fit_x: Any, val_x: np.ndarray,
-         backup_dir: str, history_path: str) -> tuple[dict[str, list[float]], list[int]]:
+         backup_dir: str, history_path: str | None) -> tuple[dict[str, list[float]], list[int]]:
     """``fit`` with a ``BackupAndRestore`` backup and the non-finite-loss guard.
 
     Returns the history of every epoch (those before a ``--resume`` too, from
@@ -121,11 +121,14 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         _io.write_json(os.path.join(out, "config.json"), config)
         _io.write_json(os.path.join(out, "train_args.json"), training_arguments(args))
         start = time.perf_counter()
+        # The history of an unfinished run lives with its backup (a run that fails
+        # writes nothing over a finished run in --out).
         history, epochs = _fit(model, args, fit_x, val_x, backup_dir,
-                               os.path.join(out, HISTORY_FILE))
+                               os.path.join(backup_dir, HISTORY_FILE) if chief else None)
         seconds = time.perf_counter() - start
-        if chief and os.path.isdir(backup_dir) and not os.listdir(backup_dir):
-            os.rmdir(backup_dir)  # BackupAndRestore empties it when training completes
+        if chief and os.path.isdir(backup_dir) and set(os.listdir(backup_dir)) <= {HISTORY_FILE}:
+            # BackupAndRestore empties it when training completes; the history is in hand.
+            shutil.rmtree(backup_dir)
         runs.save_model(model, out)
         if os.path.isdir(os.path.join(out, runs.LEGACY_WEIGHTS)):  # --overwrite of a 0.1.0 run
             shutil.rmtree(os.path.join(out, runs.LEGACY_WEIGHTS))

@@ -112,10 +112,10 @@ class RealNVP(_VectorCouplingFlow):
       pass ``pixel_levels=None`` for continuous image-shaped data.
     * ``log_scale_clamp`` and ``shift_clamp``: the couplings' soft bounds on
       ``|log-scale|`` and ``|shift|`` (``shift_clamp=None``: unbounded). With
-      ``"default"`` images get :class:`Glow`'s bounds (1 and 5: the pixels'
-      logits are bounded, and an unusual image must not be amplified layer
-      after layer) and vectors keep 3 and unbounded shifts (their data have
-      any scale); see :class:`~tfp_genmodels.bijectors.elementwise.AffineMap`.
+      ``"default"`` images get :class:`Glow`'s bounds (a log-scale of 1,
+      unbounded shifts: an unusual image must not be amplified layer after
+      layer) and vectors keep 3 (``bench/coupling_bounds.py toy``); see
+      :class:`~tfp_genmodels.bijectors.elementwise.AffineMap`.
 
     Direction: forward maps base to data.
 

@@ -127,10 +127,8 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         z = tf.zeros([1, *self.event_shape], self.flow_dtype)
         context = (None if self.context_shape is None
                    else tf.zeros([1, *self.context_shape], self.flow_dtype))
-        with tf.GradientTape() as tape:
-            self.flow.forward(z, **self._bijector_kwargs(context))
+        self.flow.forward(z, **self._bijector_kwargs(context))
         self.built = True
-        _training.check_untracked_variables(self, tape)
 
     def build_bijectors(self) -> list[tfb.Bijector]:
         raise NotImplementedError("pass `bijectors` or use a recipe (RealNVP, MAF, ...)")

@@ -28,7 +28,7 @@ tfb = tfp.bijectors
 #: The image recipes' default soft bounds on a coupling's log-scale and shift (see
 #: ``coupling_bounds``; chosen by bench/coupling_bounds.py, docs/benchmarks.md).
 LOG_SCALE_CLAMP: float = 1.0
-SHIFT_CLAMP: float | None = 5.0
+SHIFT_CLAMP: float | None = None
 #: What a config written by 0.1.x (without the bounds) was built with.
 LEGACY_BOUNDS = {"log_scale_clamp": 3.0, "shift_clamp": None}
 

@@ -332,8 +332,7 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
                                  "for discrete latents use posterior='categorical' or "
                                  "'bernoulli' with an estimator.")
         try:
-            with tf.GradientTape() as tape:
-                terms = self._terms(x, context, 1)
+            terms = self._terms(x, context, 1)
         except (ValueError, TypeError, tf.errors.InvalidArgumentError) as error:
             wanted = ("[x, c] and [z, c] (two-input networks)" if self.context_shape
                       else "x and z")
@@ -341,7 +340,6 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
                              f"{wanted}, with z a code of size {self.posterior.code_size} "
                              f"({type(self.posterior).__name__}). Keras said: {error}"
                              ) from error
-        _training.check_untracked_variables(self, tape)
         for network, dist in ((self.encoder, terms.features),
                               (self.decoder, self._decoded(terms.z[0], context))):
             layer = heads.distribution_layer(network)
