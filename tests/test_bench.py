@@ -63,3 +63,14 @@ def test_discrete_vae_bench_row(row, idx_dir):
     for key in ("train_elbo", "test_bound"):
         assert math.isfinite(result[key]) and result[key] < 0
     assert result["grad_var"] > 0 and result["s_per_1000"] > 0
+
+
+def test_coupling_bounds_bench_reports_the_spread():
+    spec = importlib.util.spec_from_file_location(
+        "coupling_bounds_bench", os.path.join(ROOT, "bench", "coupling_bounds.py"))
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    row = bench._run_toy({"log_scale_clamp": 1.0, "shift_clamp": None}, 0, "banana", 20)
+    test = row["test"]
+    assert math.isfinite(row["kl_gap"]) and math.isfinite(test["mean"])
+    assert test["worst"][0][1] >= test["median"] and len(test["worst"]) == 3
