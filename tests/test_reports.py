@@ -97,7 +97,7 @@ def test_a_bounded_coupling_grows_data_to_base_by_at_most_e_s_and_t():
     assert np.max(np.abs(free.inverse(tf.constant([[0.0, 0.0, 3.0, -3.0]])))) > 100
 
 
-def test_image_recipes_bound_their_couplings_and_old_files_keep_theirs():
+def test_coupling_recipes_bound_their_couplings_and_old_files_keep_theirs():
     glow = flows.Glow(event_shape=(8, 8, 1), num_scales=2, num_layers=1, hidden_units=(4,))
     image_nvp = flows.RealNVP(event_shape=(8, 8, 1), num_layers=1, hidden_units=(4,))
     vector_nvp = flows.RealNVP(event_shape=(2,), num_layers=2, hidden_units=(4,))
@@ -119,7 +119,11 @@ def test_image_recipes_bound_their_couplings_and_old_files_keep_theirs():
             m.shift_clamp == multiscale.SHIFT_CLAMP and m.log_scale_clamp
             == multiscale.LOG_SCALE_CLAMP for m in maps(model))
         assert model.get_config()["shift_clamp"] == multiscale.SHIFT_CLAMP
-    assert all(m.shift_clamp is None and m.log_scale_clamp == 3.0 for m in maps(vector_nvp))
+    assert all(m.shift_clamp == multiscale.SHIFT_CLAMP and m.log_scale_clamp
+               == multiscale.LOG_SCALE_CLAMP for m in maps(vector_nvp))
+    old_vector = flows.RealNVP.from_config({k: v for k, v in vector_nvp.get_config().items()
+                                            if k not in ("shift_clamp", "log_scale_clamp")})
+    assert all(m.shift_clamp is None and m.log_scale_clamp == 3.0 for m in maps(old_vector))
     # A config without the bounds (written by 0.1.x) rebuilds the unbounded couplings.
     config = {k: v for k, v in glow.get_config().items()
               if k not in ("shift_clamp", "log_scale_clamp")}

@@ -86,8 +86,8 @@ class AffineMap(ElementwiseMap):
     it, and a deep flow compounds them layer after layer: with ``S = 3`` one
     Fashion-MNIST test image reached ``|z| ~ 5e5`` after 16 couplings of a
     1-epoch Glow, and its ``-|z|^2 / 2`` alone made the test mean 19,905
-    bits/dim. The image recipes use ``S = 1`` (the image scored 9.3 bits/dim
-    then). With both bounds a layer maps data to base with
+    bits/dim. ``Glow`` and ``RealNVP`` use ``S = 1`` (the image scored 9.3
+    bits/dim then). With both bounds a layer maps data to base with
     ``|z| <= (|y| + T) e^S``: growth by at most ``e^S`` and an additive ``T``.
     """
 

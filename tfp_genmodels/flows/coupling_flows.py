@@ -111,10 +111,11 @@ class RealNVP(_VectorCouplingFlow):
       (dequantisation and logit inside the model, see :class:`FlowModel`);
       pass ``pixel_levels=None`` for continuous image-shaped data.
     * ``log_scale_clamp`` and ``shift_clamp``: the couplings' soft bounds on
-      ``|log-scale|`` and ``|shift|`` (``shift_clamp=None``: unbounded). With
-      ``"default"`` images get :class:`Glow`'s bounds (a log-scale of 1,
-      unbounded shifts: an unusual image must not be amplified layer after
-      layer) and vectors keep 3 (``bench/coupling_bounds.py toy``); see
+      ``|log-scale|`` and ``|shift|`` (``shift_clamp=None``: unbounded). The
+      defaults, a log-scale of 1 and unbounded shifts, are :class:`Glow`'s;
+      they gave the best held-out likelihood on images and on 2-D densities
+      and keep an unusual input from being amplified layer after layer
+      (``bench/coupling_bounds.py``, docs/benchmarks.md); see
       :class:`~tfp_genmodels.bijectors.elementwise.AffineMap`.
 
     Direction: forward maps base to data.
@@ -137,18 +138,11 @@ class RealNVP(_VectorCouplingFlow):
                  hidden_units: Sequence[int] = (128, 128), permutation: str = "reverse",
                  num_scales: int | None = None,
                  context_shape: Sequence[int] | None = None, name: str | None = "real_nvp",
-                 log_scale_clamp: float | str = "default",
-                 shift_clamp: float | None | str = "default",
+                 log_scale_clamp: float = multiscale.LOG_SCALE_CLAMP,
+                 shift_clamp: float | None = multiscale.SHIFT_CLAMP,
                  **kwargs):
         shape = _validation.event_shape_arg(event_shape, ranks=self._ranks)
         image = len(shape) == 3
-        defaults = ({"log_scale_clamp": multiscale.LOG_SCALE_CLAMP,
-                     "shift_clamp": multiscale.SHIFT_CLAMP} if image
-                    else multiscale.LEGACY_BOUNDS)
-        if log_scale_clamp == "default":
-            log_scale_clamp = defaults["log_scale_clamp"]
-        if shift_clamp == "default":
-            shift_clamp = defaults["shift_clamp"]
         self.bounds = multiscale.coupling_bounds(log_scale_clamp, shift_clamp)
         if num_layers is None:
             num_layers = 3 if image else 8

@@ -25,8 +25,9 @@ from tfp_genmodels import bijectors as B
 tfb = tfp.bijectors
 
 
-#: The image recipes' default soft bounds on a coupling's log-scale and shift (see
-#: ``coupling_bounds``; chosen by bench/coupling_bounds.py, docs/benchmarks.md).
+#: The affine-coupling recipes' (Glow, RealNVP) default soft bounds on a coupling's
+#: log-scale and shift (see ``coupling_bounds``; chosen by bench/coupling_bounds.py,
+#: docs/benchmarks.md).
 LOG_SCALE_CLAMP: float = 1.0
 SHIFT_CLAMP: float | None = None
 #: What a config written by 0.1.x (without the bounds) was built with.
