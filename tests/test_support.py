@@ -153,3 +153,28 @@ def test_served_encoder_moments_are_the_in_process_ones(kind, tmp_path):
                                    tf.linalg.cholesky(q.covariance()), rtol=1e-4, atol=1e-6)
     else:
         assert "scale_tril" not in out
+
+
+def test_a_decoder_distribution_layer_or_callable_refuses_data_outside_its_support():
+    import tensorflow_probability as tfp
+
+    tfpl, tfd = tfp.layers, tfp.distributions
+    encoder = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, "tanh")])
+    decoder = keras.Sequential([keras.Input((2,)), keras.layers.Dense(6),
+                                tfpl.IndependentBernoulli((6,), tfd.Bernoulli.logits)])
+    model = vae.VAE(2, encoder, decoder)     # the decoder is p(x|z): a tfp.layers Bernoulli
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    for call in (lambda: model.elbo(COUNTS), lambda: model.fit(COUNTS, epochs=1, verbose=0)):
+        with pytest.raises(ValueError, match=r"support \[0, 1\] of the decoder's Bernoulli"):
+            call()
+    assert np.all(np.isfinite(model.elbo(BINARY)))
+
+    def categorical(decoded):                 # a callable likelihood over 17 levels
+        return tfd.Independent(tfd.Categorical(logits=tf.reshape(decoded, [-1, 6, 17])), 1)
+
+    encoder = keras.Sequential([keras.Input((6,)), keras.layers.Dense(8, "tanh")])
+    decoder = keras.Sequential([keras.Input((2,)), keras.layers.Dense(6 * 17)])
+    model = vae.VAE(2, encoder, decoder, likelihood=categorical)
+    with pytest.raises(ValueError, match=r"decoder's categorical distribution"):
+        model.elbo(COUNTS + 0.5)
+    assert np.all(np.isfinite(model.elbo(COUNTS)))

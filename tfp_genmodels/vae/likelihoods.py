@@ -70,6 +70,14 @@ class Likelihood(keras.layers.Layer):
         """
         return x
 
+    def check_distribution_support(self, dist: tfd.Distribution, x: tf.Tensor,
+                                   name: str = "x") -> tf.Tensor:
+        """``x``, checked against the support of ``p(x|z)`` = ``dist`` itself: for a
+        likelihood that only knows its distribution once it is built (a callable, a
+        decoder ending in a ``tfp.layers`` distribution layer). The heads above check
+        their support up front (:meth:`check_support`), so by default this is ``x``."""
+        return x
+
     def get_config(self) -> dict:
         return {**super().get_config(), "event_shape": list(self.event_shape)}
 
@@ -187,7 +195,30 @@ class CategoricalLikelihood(_DenseHead):
 
 
 class CallableLikelihood(Likelihood):
-    """A callable ``decoder output -> tfd.Distribution`` over ``x`` (no head)."""
+    """A callable ``decoder output -> tfd.Distribution`` over ``x`` (no head).
+
+    Its support is read off the distribution it returns: Bernoulli factors take
+    ``[0, 1]``, categorical ones the integers ``0..K-1``
+    (:meth:`check_distribution_support`); other families only finite values.
+    """
+
+    def check_distribution_support(self, dist, x, name="x") -> tf.Tensor:
+        inner = getattr(dist, "tensor_distribution", dist)
+        while isinstance(inner, (tfd.Independent, tfd.BatchReshape)):
+            inner = inner.distribution
+        if isinstance(inner, tfd.Bernoulli):
+            return _validation.assert_support(
+                x, tf.logical_and(x >= 0.0, x <= 1.0),
+                f"`{name}` must lie in the support [0, 1] of the decoder's Bernoulli "
+                "distribution (binary pixels or grey levels scaled to [0, 1], e.g. x / 255)")
+        if isinstance(inner, tfd.Categorical):
+            top = tf.cast(tf.shape(inner.logits_parameter())[-1] - 1, x.dtype)
+            return _validation.assert_support(
+                x, tf.logical_and(_validation.is_integer_valued(x),
+                                  tf.logical_and(x >= 0.0, x <= top)),
+                f"`{name}` must lie in the support of the decoder's categorical distribution, "
+                "the integers 0..K-1")
+        return x
 
     def __init__(self, fn: Callable, event_shape: Sequence[int], **kwargs: Any):
         super().__init__(event_shape, **kwargs)

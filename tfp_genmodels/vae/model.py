@@ -439,6 +439,7 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         dist = self._decoded(tf.reshape(z, [-1, self.posterior.code_size]), context)
         x_tiled = tf.reshape(tf.broadcast_to(x, tf.concat([[s], tf.shape(x)], 0)),
                              tf.concat([[-1], self.event_shape], 0))
+        x_tiled = self.likelihood.check_distribution_support(dist, x_tiled)
         return tf.reshape(dist.log_prob(x_tiled), [s, b])
 
     def _kl(self, features, log_q, log_p_z, closed=None):
