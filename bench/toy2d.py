@@ -78,7 +78,8 @@ def _models(layers: int, hidden: tuple) -> dict:
 
 
 def run(make, density: str, seed: int, steps: int, batch: int, lr: float) -> tuple:
-    """KL gap, largest epoch-to-epoch loss increase, seconds per step, NFE (train, test)."""
+    """KL gap, largest epoch-to-epoch loss increase, seconds per step, NFE (train, test),
+    and the held-out NLL's median and worst point (nats)."""
     keras.utils.set_random_seed(seed)
     x_train = data.toy_sample(density, steps * batch // 10, seed=seed)  # 10 epochs
     x_test = data.toy_sample(density, 20000, seed=1000 + seed)
@@ -90,8 +91,10 @@ def run(make, density: str, seed: int, steps: int, batch: int, lr: float) -> tup
     seconds = (time.perf_counter() - start) / steps
     test = model.evaluate(x_test, batch_size=4000, verbose=0, return_dict=True)
     nfe = (history["nfe"][-1], test["nfe"]) if "nfe" in test else (None, None)
+    nll = -np.concatenate([model.log_prob(x_test[i:i + 4000]).numpy()
+                           for i in range(0, len(x_test), 4000)])
     return (test["loss"] - data.toy_entropy(density), float(np.max(np.diff(history["loss"]))),
-            seconds, *nfe)
+            seconds, *nfe, float(np.median(nll)), float(np.max(nll)))
 
 
 def _cell(values) -> str:
@@ -145,6 +148,15 @@ def main() -> None:
                for i in (3, 4)]
         print(f"| {name} | {1000 * cost[name]:.1f} | {cost[name] / cost[names[0]]:.2f} | "
               + " | ".join(nfe) + " |")
+    print("\nHeld-out NLL per point (nats), median / worst, mean over seeds (a mean can "
+          "hide one point):\n")
+    print("| model | " + " | ".join(args.densities) + " |")
+    print("|---|" + "---:|" * len(args.densities))
+    for name in names:
+        print(f"| {name} | " + " | ".join(
+            f"{statistics.mean(r[5] for r in results[name, d]):.2f} / "
+            f"{statistics.mean(r[6] for r in results[name, d]):.2f}"
+            for d in args.densities) + " |")
     print("\nLargest epoch-to-epoch increase of the training loss (nats), mean over seeds:\n")
     print("| model | " + " | ".join(args.densities) + " |")
     print("|---|" + "---:|" * len(args.densities))
