@@ -121,6 +121,15 @@ def test_a_vae_honours_float64():
     assert np.isfinite(history.history["loss"][0])
     with pytest.raises(ValueError, match="`dtype` must be one of"):
         make("mixed_float16")
+    # The served encoder of a float64 flow posterior (Monte Carlo moments) is float64 too.
+    from tfp_genmodels import export
+
+    encoder = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, "tanh")])
+    decoder = keras.Sequential([keras.Input((2,)), keras.layers.Dense(8, "tanh")])
+    iaf = vae.VAE(2, encoder, decoder, likelihood="gaussian", posterior="iaf",
+                  num_flow_steps=1, dtype="float64")
+    moments = export.encode_moments(iaf.posterior, iaf.features(x[:3]), encode_samples=8)
+    assert moments["mean"].dtype == tf.float64 and moments["mean"].shape == (3, 2)
 
 
 def test_ffjord_per_example_scores_do_not_depend_on_the_batch():
@@ -174,10 +183,18 @@ def test_a_keras3_layer_inside_an_encoder_is_refused():
 
 
 def test_saving_the_tutorial_vae_prints_no_safe_mode_warning_about_its_heads(tmp_path):
-    from tests.test_vae_parts import _tutorial_networks
-
-    encoder, decoder = _tutorial_networks()
-    model = vae.VAE(16, encoder, decoder)
+    # The tutorial's heads (tfp.layers MultivariateNormalTriL with a KL regulariser,
+    # IndependentBernoulli) on small dense networks. (Importing tests.test_vae_parts
+    # would register its Keras classes a second time.)
+    tfpl, tfd = tfp.layers, tfp.distributions
+    prior = tfd.Independent(tfd.Normal(tf.zeros(2), 1.0), reinterpreted_batch_ndims=1)
+    encoder = keras.Sequential([
+        keras.Input((6,)), keras.layers.Dense(tfpl.MultivariateNormalTriL.params_size(2)),
+        tfpl.MultivariateNormalTriL(2, activity_regularizer=tfpl.KLDivergenceRegularizer(
+            prior, weight=1.0))])
+    decoder = keras.Sequential([keras.Input((2,)), keras.layers.Dense(6),
+                                tfpl.IndependentBernoulli((6,), tfd.Bernoulli.logits)])
+    model = vae.VAE(2, encoder, decoder)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model.save(str(tmp_path / "tutorial.keras"))

@@ -145,9 +145,10 @@ class SavesAllVariables:
         paths = variable_paths(self, variables)
         missing = sorted(set(paths) - set(keys))
         unexpected = sorted(set(keys) - set(paths))
+        values = {path: store[path] for path in set(paths) & set(keys)}  # each read once
         wrong_shape = [f"{path}: the model has {tuple(v.shape)}, the file "
-                       f"{tuple(store[path].shape)}" for path, v in zip(paths, variables)
-                       if path in store.keys() and tuple(store[path].shape) != tuple(v.shape)]
+                       f"{tuple(values[path].shape)}" for path, v in zip(paths, variables)
+                       if path in values and tuple(values[path].shape) != tuple(v.shape)]
         if missing or unexpected or wrong_shape:
             lines = ([f"  missing from the file: {p}" for p in missing]
                      + [f"  in the file, not in the model: {p}" for p in unexpected]
@@ -157,7 +158,7 @@ class SavesAllVariables:
                              f"{len(variables)}, and they differ by name or shape (nothing was "
                              "loaded):\n" + "\n".join(lines))
         for path, variable in zip(paths, variables):
-            variable.assign(store[path])
+            variable.assign(values[path])
 
     @staticmethod
     def _load_by_position(store, keys, variables, owner: str) -> None:

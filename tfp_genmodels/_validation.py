@@ -202,9 +202,14 @@ def assert_support(x: tf.Tensor, ok: tf.Tensor, message: str, finite: bool = Tru
         return tf.where(ok, x, tf.constant(float("nan"), x.dtype))
 
 
-def is_integer_valued(x: tf.Tensor) -> tf.Tensor:
-    """Elementwise: whether ``x`` holds an integer (exactly)."""
-    return tf.equal(x, tf.round(x))
+def in_unit_interval(x: tf.Tensor) -> tf.Tensor:
+    """Elementwise: whether ``x`` lies in ``[0, 1]`` (a Bernoulli's support; NaN: no)."""
+    return tf.logical_and(x >= 0.0, x <= 1.0)
+
+
+def in_levels(x: tf.Tensor, top) -> tf.Tensor:
+    """Elementwise: whether ``x`` is one of the integers ``0..top`` (NaN: no)."""
+    return tf.logical_and(tf.equal(x, tf.round(x)), tf.logical_and(x >= 0.0, x <= top))
 
 
 def assert_context_batch(x: tf.Tensor, event_ndims: int, context: tf.Tensor,

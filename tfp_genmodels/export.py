@@ -219,7 +219,7 @@ def _monte_carlo_moments(posterior, features, num_samples: int) -> dict:
         return tf.stack([mean, tf.sqrt(variance)])
 
     stacked = tf.map_fn(moments, features, fn_output_signature=tf.TensorSpec(
-        [2, posterior.code_size], tf.float32))
+        [2, posterior.code_size], posterior.dtype))  # the VAE's dtype (float32 / float64)
     batch = tf.shape(stacked)[0]
     return {"mean": stacked[:, 0], "stddev": stacked[:, 1],
             "num_monte_carlo_samples": tf.fill([batch], tf.constant(num_samples, tf.int32))}

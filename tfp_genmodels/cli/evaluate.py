@@ -40,10 +40,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         report = reports.vae_split_results(model, {}, {args.split: x},
                                            args.iwae_samples)[args.split]
     else:
-        nll = evaluation.flow_scores(model, x, args.batch_size, args.seed,
-                                     verbose=args.verbose == 1, label=args.split)
-        report = evaluation.summarize(nll, model.num_dims)
-        print(evaluation.describe(args.split, report), flush=True)
+        report = reports.flow_split_result(model, args.split, x, args.batch_size, args.seed,
+                                           args.verbose == 1)
     report = {"split": args.split, "eval_limit": args.eval_limit, "seed": args.seed, **report}
     _io.write_json(os.path.join(args.run, f"evaluation-{args.split}.json"), report)
     return report

@@ -48,14 +48,11 @@ def flow_scores(model: Any, x: np.ndarray, batch_size: int, seed: int = 0,
     return np.concatenate(out) if out else np.zeros([0])
 
 
-def summarize(nll: np.ndarray, num_dims: int, indices: np.ndarray | None = None) -> dict:
-    """The report of one split from per-example NLLs (nats): means in nats and bits/dim,
-    the median, the :data:`NUM_WORST` worst examples and whether a few dominate the mean.
-
-    ``indices`` maps positions in ``nll`` to the examples' indices in their split.
-    """
+def summarize(nll: np.ndarray, num_dims: int) -> dict:
+    """The report of one split from per-example NLLs (nats, in the split's order): means
+    in nats and bits/dim, the median, the :data:`NUM_WORST` worst examples (their
+    indices in the split) and whether a few dominate the mean."""
     nll = np.asarray(nll, np.float64)
-    indices = np.arange(len(nll)) if indices is None else np.asarray(indices)
     to_bits = 1.0 / (num_dims * math.log(2.0))
     order = np.argsort(-nll)
     num_trim = max(1, len(nll) // 1000)
@@ -64,7 +61,7 @@ def summarize(nll: np.ndarray, num_dims: int, indices: np.ndarray | None = None)
     dominated = abs(mean - trimmed) > DOMINATED_SHIFT * max(abs(trimmed), 1.0)
     return {"nll": mean, "bits_per_dim": mean * to_bits,
             "median_bits_per_dim": float(np.median(nll)) * to_bits,
-            "worst": [{"index": int(indices[i]), "bits_per_dim": float(nll[i]) * to_bits}
+            "worst": [{"index": int(i), "bits_per_dim": float(nll[i]) * to_bits}
                       for i in order[:NUM_WORST]],
             "num_examples": int(len(nll)),
             "trimmed_bits_per_dim": trimmed * to_bits, "num_trimmed": int(num_trim),

@@ -64,13 +64,11 @@ def flow_results(model: Any, config: dict[str, Any], args: argparse.Namespace,
     """Per split: the mean NLL and bits/dim with the median and the worst examples
     (:mod:`~tfp_genmodels.cli.evaluation`; the first ``--eval-limit`` examples only
     when it is given); the KL gap where the truth is known; the figures."""
+    limit = getattr(args, "eval_limit", None)
     results: dict[str, Any] = {}
     for split, x in (("train", train_x), ("validation", val_x), ("test", test_x)):
-        x = evaluation.subset(x, getattr(args, "eval_limit", None))
-        nll = evaluation.flow_scores(model, x, args.batch_size, args.seed,
-                                     verbose=args.verbose == 1, label=split)
-        results[split] = evaluation.summarize(nll, model.num_dims)
-        print(evaluation.describe(split, results[split]), flush=True)
+        results[split] = flow_split_result(model, split, evaluation.subset(x, limit),
+                                           args.batch_size, args.seed, args.verbose == 1)
     if args.data in KNOWN_ENTROPY:
         entropy = data.toy_entropy(args.data)
         results["true_entropy"] = entropy
@@ -79,6 +77,15 @@ def flow_results(model: Any, config: dict[str, Any], args: argparse.Namespace,
                                       seed=args.seed))
     flow_figures(model, config, train_x, samples, out)
     return results
+
+
+def flow_split_result(model: Any, split: str, x: np.ndarray, batch_size: int, seed: int,
+                      verbose: bool) -> dict[str, Any]:
+    """One split's per-example report of a flow (:func:`evaluation.summarize`), printed."""
+    nll = evaluation.flow_scores(model, x, batch_size, seed, verbose=verbose, label=split)
+    result = evaluation.summarize(nll, model.num_dims)
+    print(evaluation.describe(split, result), flush=True)
+    return result
 
 
 def vae_split_results(model: Any, bound_splits: dict[str, np.ndarray],

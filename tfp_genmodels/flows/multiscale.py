@@ -37,9 +37,8 @@ LEGACY_BOUNDS = {"log_scale_clamp": 3.0, "shift_clamp": None}
 def coupling_bounds(log_scale_clamp: float, shift_clamp: float | None) -> dict:
     """The affine couplings' soft bounds, checked: ``{"log_scale_clamp": ..,
     "shift_clamp": ..}`` (see :class:`~tfp_genmodels.bijectors.elementwise.AffineMap`)."""
-    log_scale_clamp = B.elementwise.AffineMap(log_scale_clamp, shift_clamp).log_scale_clamp
-    return {"log_scale_clamp": log_scale_clamp,
-            "shift_clamp": None if shift_clamp is None else float(shift_clamp)}
+    checked = B.elementwise.AffineMap(log_scale_clamp, shift_clamp)
+    return {"log_scale_clamp": checked.log_scale_clamp, "shift_clamp": checked.shift_clamp}
 
 
 def max_squeezes(event_shape: Sequence[int]) -> int:

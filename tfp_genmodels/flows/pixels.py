@@ -65,22 +65,19 @@ class PixelPreprocessing:
     def _on_grid(self, x: tf.Tensor) -> tf.Tensor:
         """Elementwise: whether ``x`` is a pixel value of this format (NaN: no)."""
         top = self.levels - 1.0
-        levels = x if self.pixel_format == "integer" else x * top
         if self.pixel_format == "integer":
-            on_grid = tf.equal(levels, tf.round(levels))
-        else:
-            on_grid = tf.abs(levels - tf.round(levels)) <= self.GRID_TOLERANCE
-        return tf.logical_and(on_grid, tf.logical_and(levels >= 0.0, levels <= top))
+            return _validation.in_levels(x, top)
+        levels = x * top
+        return tf.logical_and(tf.abs(levels - tf.round(levels)) <= self.GRID_TOLERANCE,
+                              tf.logical_and(levels >= 0.0, levels <= top))
 
     def check_values(self, x, name: str) -> None:
         """Raises ``ValueError`` if eager / NumPy values are no pixels of this format
         (off the grid, out of range or NaN); a no-op when traced."""
         if isinstance(x, tf.Tensor) and not tf.executing_eagerly():
             return
-        x = np.asarray(x, dtype=np.float64)
-        if x.size:
-            _validation.assert_support(tf.constant(x), self._on_grid(tf.constant(x)),
-                                       self._expected(name))
+        x = tf.constant(np.asarray(x, dtype=np.float64))
+        _validation.assert_support(x, self._on_grid(x), self._expected(name))
 
     def assert_values(self, x: tf.Tensor, name: str) -> tf.Tensor:
         """``x``, checked to be pixels of this format (on the grid, in range, not NaN)

@@ -71,7 +71,7 @@ class Likelihood(keras.layers.Layer):
         return x
 
     def check_distribution_support(self, dist: tfd.Distribution, x: tf.Tensor,
-                                   name: str = "x") -> tf.Tensor:
+                                   name: str = "x", finite: bool = True) -> tf.Tensor:
         """``x``, checked against the support of ``p(x|z)`` = ``dist`` itself: for a
         likelihood that only knows its distribution once it is built (a callable, a
         decoder ending in a ``tfp.layers`` distribution layer). The heads above check
@@ -117,7 +117,7 @@ class BernoulliLikelihood(_DenseHead):
 
     def check_support(self, x, name="x", finite=True) -> tf.Tensor:
         return _validation.assert_support(
-            x, tf.logical_and(x >= 0.0, x <= 1.0),
+            x, _validation.in_unit_interval(x),
             f"`{name}` must lie in the Bernoulli likelihood's support [0, 1] (binary "
             "pixels or grey levels scaled to [0, 1], e.g. x / 255; integer levels 0..K-1 "
             "need likelihood='categorical' with pixel_levels=K)", finite)
@@ -184,8 +184,7 @@ class CategoricalLikelihood(_DenseHead):
     def check_support(self, x, name="x", finite=True) -> tf.Tensor:
         top = self.pixel_levels - 1
         return _validation.assert_support(
-            x, tf.logical_and(_validation.is_integer_valued(x),
-                              tf.logical_and(x >= 0.0, x <= top)),
+            x, _validation.in_levels(x, top),
             f"`{name}` must lie in the categorical likelihood's support, the integers "
             f"0..{top} (pixel_levels={self.pixel_levels}; values in [0, 1] need "
             f"x * {top} or likelihood='bernoulli')", finite)
@@ -202,22 +201,22 @@ class CallableLikelihood(Likelihood):
     (:meth:`check_distribution_support`); other families only finite values.
     """
 
-    def check_distribution_support(self, dist, x, name="x") -> tf.Tensor:
+    def check_distribution_support(self, dist, x, name="x", finite=True) -> tf.Tensor:
         inner = getattr(dist, "tensor_distribution", dist)
         while isinstance(inner, (tfd.Independent, tfd.BatchReshape)):
             inner = inner.distribution
         if isinstance(inner, tfd.Bernoulli):
             return _validation.assert_support(
-                x, tf.logical_and(x >= 0.0, x <= 1.0),
+                x, _validation.in_unit_interval(x),
                 f"`{name}` must lie in the support [0, 1] of the decoder's Bernoulli "
-                "distribution (binary pixels or grey levels scaled to [0, 1], e.g. x / 255)")
+                "distribution (binary pixels or grey levels scaled to [0, 1], e.g. x / 255)",
+                finite)
         if isinstance(inner, tfd.Categorical):
             top = tf.cast(tf.shape(inner.logits_parameter())[-1] - 1, x.dtype)
             return _validation.assert_support(
-                x, tf.logical_and(_validation.is_integer_valued(x),
-                                  tf.logical_and(x >= 0.0, x <= top)),
+                x, _validation.in_levels(x, top),
                 f"`{name}` must lie in the support of the decoder's categorical distribution, "
-                "the integers 0..K-1")
+                "the integers 0..K-1", finite)
         return x
 
     def __init__(self, fn: Callable, event_shape: Sequence[int], **kwargs: Any):

@@ -207,116 +207,105 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         # Keras' `dtype` keyword: float32 (default) or float64 for every part the VAE makes.
         self.vae_dtype = _keras.model_dtype(self.dtype_policy)
         with _keras.default_dtype(self.vae_dtype):
-            self._init_parts(latent_dim, encoder, decoder, likelihood, posterior, prior, beta,
-                             kl_warmup_steps, free_bits, objective, num_samples, event_shape,
-                             pixel_levels, likelihood_scale, num_flow_steps, num_components,
-                             num_classes, estimator, temperature, temperature_decay,
-                             min_temperature, context_shape)
+            self.latent_dim = _validation.positive_int_arg(latent_dim, "latent_dim")
+            for arg, net in (("encoder", encoder), ("decoder", decoder)):
+                _keras.refuse_keras3(net, arg)
+                if not callable(net):
+                    raise TypeError(f"`{arg}` must be a Keras network (callable); got "
+                                    f"{type(net).__name__}.")
+            _keras.refuse_keras3(likelihood, "likelihood")
+            self.encoder, self.decoder = encoder, decoder
+            self.context_shape = (None if context_shape is None else
+                                  _validation.event_shape_arg(context_shape, "context_shape"))
+            if self.context_shape is not None and len(self.context_shape) != 1:
+                raise ValueError(f"`context_shape` must be (C,); got {self.context_shape}.")
+            self.event_shape = self._event_shape(event_shape, encoder)
+            self.num_dims = int(np.prod(self.event_shape))
+            self.kl_warmup_steps = _validation.nonnegative_int_arg(
+                kl_warmup_steps, "kl_warmup_steps")
+            self.free_bits = _validation.nonnegative_float_arg(free_bits, "free_bits")
+            if objective not in OBJECTIVES:
+                raise ValueError(f"`objective` must be one of {OBJECTIVES}; got {objective!r}.")
+            self.objective = objective
+            self.num_samples = _validation.positive_int_arg(num_samples, "num_samples")
 
-    def _init_parts(self, latent_dim, encoder, decoder, likelihood, posterior, prior, beta,
-                    kl_warmup_steps, free_bits, objective, num_samples, event_shape,
-                    pixel_levels, likelihood_scale, num_flow_steps, num_components,
-                    num_classes, estimator, temperature, temperature_decay, min_temperature,
-                    context_shape) -> None:
-        self.latent_dim = _validation.positive_int_arg(latent_dim, "latent_dim")
-        for arg, net in (("encoder", encoder), ("decoder", decoder)):
-            _keras.refuse_keras3(net, arg)
-            if not callable(net):
-                raise TypeError(f"`{arg}` must be a Keras network (callable); got "
-                                f"{type(net).__name__}.")
-        _keras.refuse_keras3(likelihood, "likelihood")
-        self.encoder, self.decoder = encoder, decoder
-        self.context_shape = (None if context_shape is None else
-                              _validation.event_shape_arg(context_shape, "context_shape"))
-        if self.context_shape is not None and len(self.context_shape) != 1:
-            raise ValueError(f"`context_shape` must be (C,); got {self.context_shape}.")
-        self.event_shape = self._event_shape(event_shape, encoder)
-        self.num_dims = int(np.prod(self.event_shape))
-        self.kl_warmup_steps = _validation.nonnegative_int_arg(
-            kl_warmup_steps, "kl_warmup_steps")
-        self.free_bits = _validation.nonnegative_float_arg(free_bits, "free_bits")
-        if objective not in OBJECTIVES:
-            raise ValueError(f"`objective` must be one of {OBJECTIVES}; got {objective!r}.")
-        self.objective = objective
-        self.num_samples = _validation.positive_int_arg(num_samples, "num_samples")
-
-        # q(z|x): the encoder's own distribution layer, or a head on its features.
-        self._event_shapes: dict[str, tuple[int, ...]] = {}
-        encoder_head = heads.distribution_layer(encoder)
-        regularizer = heads.kl_regularizer(encoder_head) if encoder_head is not None else None
-        if encoder_head is not None:
-            if posterior is not None:
-                raise ValueError(f"the encoder ends in a {type(encoder_head).__name__} layer, "
-                                 "which is q(z|x) itself; leave `posterior` unset (or drop "
-                                 "the encoder's distribution layer).")
-            self.posterior = DistributionLayerPosterior(self.latent_dim, name="posterior")
-        else:
-            if num_classes is not None and posterior not in ("categorical", "bernoulli"):
-                raise ValueError("`num_classes` is for posterior='categorical'; got "
-                                 f"posterior={posterior!r}.")
-            if posterior == "categorical" and num_classes is None:
-                raise ValueError("posterior='categorical' needs `num_classes` (K classes "
-                                 "for each of the `latent_dim` latents).")
-            self.posterior = make_posterior("diagonal" if posterior is None else posterior,
-                                            self.latent_dim, num_flow_steps=num_flow_steps,
-                                            num_classes=num_classes or 2)
-        # p(x|z): the decoder's own distribution layer, or a head on its features. (Made
-        # before the prior: the saved variables' order is that of earlier versions.)
-        if heads.distribution_layer(decoder) is not None:
-            if likelihood is not None:
-                raise ValueError(f"the decoder ends in a "
-                                 f"{type(heads.distribution_layer(decoder)).__name__} layer, "
-                                 "which is p(x|z) itself; leave `likelihood` unset.")
-            self.likelihood = DistributionLayerLikelihood(self.event_shape, name="likelihood")
-        else:
-            self.likelihood = make_likelihood(
-                "bernoulli" if likelihood is None else likelihood, self.event_shape,
-                pixel_levels=pixel_levels, scale=likelihood_scale)
-        # p(z), beta: the regulariser's, if the encoder has one; else the arguments.
-        prior_arg = prior
-        if regularizer is not None:
-            reg_prior, weight = heads.regularizer_prior_and_weight(regularizer)
-            if prior is not None or (beta is not None and beta != weight):
-                raise ValueError("the encoder's KLDivergenceRegularizer already sets the prior "
-                                 f"and beta (weight={weight}); leave `prior` and `beta` unset, "
-                                 "or drop the regularizer and pass them to the VAE.")
-            beta = weight
-            prior = (StandardNormalPrior(self.latent_dim, name="prior")
-                     if is_standard_normal(reg_prior, self.latent_dim)
-                     else DistributionPrior(reg_prior, name="prior"))
-        if prior is None:
-            prior = "uniform" if self.posterior.is_discrete else "normal"
-        self.beta = _validation.nonnegative_float_arg(1.0 if beta is None else beta, "beta")
-        if prior == "vamp" and self.context_shape is not None:
-            raise ValueError("the VampPrior has no context (its pseudo-inputs are x alone); "
-                             "a conditional VAE needs another `prior`.")
-        self.prior = make_prior(prior, self.latent_dim, self.posterior,
-                                num_components=num_components, event_shape=self.event_shape,
-                                encode_base=self._encode_base)
-        context_dim = 0 if self.context_shape is None else self.context_shape[0]
-        self.estimator = make_estimator(estimator, self.posterior, objective, self.num_samples,
-                                        input_dim=self.num_dims + context_dim,
-                                        temperature=temperature,
-                                        temperature_decay=temperature_decay,
-                                        min_temperature=min_temperature)
-        self._config = {"latent_dim": latent_dim, "likelihood": likelihood,
-                        "posterior": posterior, "prior": prior_arg, "beta": self.beta,
-                        "kl_warmup_steps": kl_warmup_steps, "free_bits": free_bits,
-                        "objective": objective, "num_samples": num_samples,
-                        "event_shape": self.event_shape, "pixel_levels": pixel_levels,
-                        "likelihood_scale": likelihood_scale,
-                        "num_flow_steps": num_flow_steps, "num_components": num_components,
-                        "num_classes": num_classes, "estimator": estimator,
-                        "temperature": temperature, "temperature_decay": temperature_decay,
-                        "min_temperature": min_temperature,
-                        "context_shape": self.context_shape}
-        self.trackers = {k: keras.metrics.Mean(name=k)
-                         for k in ("loss", "reconstruction", "kl", "elbo")}
-        self._pseudo_inputs_set = tf.Variable(False, trainable=False, name="pseudo_inputs_set")
-        self._create_skip_counter()
-        # Build every layer now (variables exist before fit, save and load).
-        self._build_parts()
-        self.built = True
+            # q(z|x): the encoder's own distribution layer, or a head on its features.
+            self._event_shapes: dict[str, tuple[int, ...]] = {}
+            encoder_head = heads.distribution_layer(encoder)
+            regularizer = heads.kl_regularizer(encoder_head) if encoder_head is not None else None
+            if encoder_head is not None:
+                if posterior is not None:
+                    raise ValueError(f"the encoder ends in a {type(encoder_head).__name__} layer, "
+                                     "which is q(z|x) itself; leave `posterior` unset (or drop "
+                                     "the encoder's distribution layer).")
+                self.posterior = DistributionLayerPosterior(self.latent_dim, name="posterior")
+            else:
+                if num_classes is not None and posterior not in ("categorical", "bernoulli"):
+                    raise ValueError("`num_classes` is for posterior='categorical'; got "
+                                     f"posterior={posterior!r}.")
+                if posterior == "categorical" and num_classes is None:
+                    raise ValueError("posterior='categorical' needs `num_classes` (K classes "
+                                     "for each of the `latent_dim` latents).")
+                self.posterior = make_posterior("diagonal" if posterior is None else posterior,
+                                                self.latent_dim, num_flow_steps=num_flow_steps,
+                                                num_classes=num_classes or 2)
+            # p(x|z): the decoder's own distribution layer, or a head on its features. (Made
+            # before the prior: the saved variables' order is that of earlier versions.)
+            if heads.distribution_layer(decoder) is not None:
+                if likelihood is not None:
+                    raise ValueError(f"the decoder ends in a "
+                                     f"{type(heads.distribution_layer(decoder)).__name__} layer, "
+                                     "which is p(x|z) itself; leave `likelihood` unset.")
+                self.likelihood = DistributionLayerLikelihood(self.event_shape, name="likelihood")
+            else:
+                self.likelihood = make_likelihood(
+                    "bernoulli" if likelihood is None else likelihood, self.event_shape,
+                    pixel_levels=pixel_levels, scale=likelihood_scale)
+            # p(z), beta: the regulariser's, if the encoder has one; else the arguments.
+            prior_arg = prior
+            if regularizer is not None:
+                reg_prior, weight = heads.regularizer_prior_and_weight(regularizer)
+                if prior is not None or (beta is not None and beta != weight):
+                    raise ValueError("the encoder's KLDivergenceRegularizer already sets the prior "
+                                     f"and beta (weight={weight}); leave `prior` and `beta` unset, "
+                                     "or drop the regularizer and pass them to the VAE.")
+                beta = weight
+                prior = (StandardNormalPrior(self.latent_dim, name="prior")
+                         if is_standard_normal(reg_prior, self.latent_dim)
+                         else DistributionPrior(reg_prior, name="prior"))
+            if prior is None:
+                prior = "uniform" if self.posterior.is_discrete else "normal"
+            self.beta = _validation.nonnegative_float_arg(1.0 if beta is None else beta, "beta")
+            if prior == "vamp" and self.context_shape is not None:
+                raise ValueError("the VampPrior has no context (its pseudo-inputs are x alone); "
+                                 "a conditional VAE needs another `prior`.")
+            self.prior = make_prior(prior, self.latent_dim, self.posterior,
+                                    num_components=num_components, event_shape=self.event_shape,
+                                    encode_base=self._encode_base)
+            context_dim = 0 if self.context_shape is None else self.context_shape[0]
+            self.estimator = make_estimator(estimator, self.posterior, objective, self.num_samples,
+                                            input_dim=self.num_dims + context_dim,
+                                            temperature=temperature,
+                                            temperature_decay=temperature_decay,
+                                            min_temperature=min_temperature)
+            self._config = {"latent_dim": latent_dim, "likelihood": likelihood,
+                            "posterior": posterior, "prior": prior_arg, "beta": self.beta,
+                            "kl_warmup_steps": kl_warmup_steps, "free_bits": free_bits,
+                            "objective": objective, "num_samples": num_samples,
+                            "event_shape": self.event_shape, "pixel_levels": pixel_levels,
+                            "likelihood_scale": likelihood_scale,
+                            "num_flow_steps": num_flow_steps, "num_components": num_components,
+                            "num_classes": num_classes, "estimator": estimator,
+                            "temperature": temperature, "temperature_decay": temperature_decay,
+                            "min_temperature": min_temperature,
+                            "context_shape": self.context_shape}
+            self.trackers = {k: keras.metrics.Mean(name=k)
+                             for k in ("loss", "reconstruction", "kl", "elbo")}
+            self._pseudo_inputs_set = tf.Variable(False, trainable=False, name="pseudo_inputs_set")
+            self._create_skip_counter()
+            # Build every layer now (variables exist before fit, save and load).
+            self._build_parts()
+            self.built = True
 
     def _build_parts(self) -> None:
         x = tf.zeros([1, *self.event_shape], self.vae_dtype)
@@ -439,7 +428,9 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         dist = self._decoded(tf.reshape(z, [-1, self.posterior.code_size]), context)
         x_tiled = tf.reshape(tf.broadcast_to(x, tf.concat([[s], tf.shape(x)], 0)),
                              tf.concat([[-1], self.event_shape], 0))
-        x_tiled = self.likelihood.check_distribution_support(dist, x_tiled)
+        # NaN was refused by the callers' input check, except in training, where it is
+        # left to the non-finite policy.
+        x_tiled = self.likelihood.check_distribution_support(dist, x_tiled, finite=False)
         return tf.reshape(dist.log_prob(x_tiled), [s, b])
 
     def _kl(self, features, log_q, log_p_z, closed=None):
