@@ -54,6 +54,11 @@ SPLINE_NOISE = 0.1
 CASES = {
     "affine_vector_half": (lambda d: _perturbed(B.AffineCoupling([5], hidden_units=[16], dtype=d)),
                            RNG.normal(size=(N, 5)), 1, None, False),
+    # Both soft bounds (the shift's too), tight enough that the perturbed network reaches them.
+    "affine_vector_bounded": (
+        lambda d: _perturbed(B.AffineCoupling([4], hidden_units=[16], log_scale_clamp=1.0,
+                                              shift_clamp=0.5, dtype=d)),
+        RNG.normal(size=(N, 4)), 1, None, False),
     "affine_vector_alternating_flip": (
         lambda d: _perturbed(B.AffineCoupling([4], mask="alternating", flip_mask=True,
                                               hidden_units=[16], dtype=d)),
@@ -103,6 +108,9 @@ CASES = {
     "logit": (lambda d: B.Logit(alpha=0.05), RNG.uniform(0, 1, size=(N, 3)), 1, None, False),
     "logit_no_alpha": (lambda d: B.Logit(alpha=0.0), RNG.uniform(0.01, 0.99, size=(N, 3)), 1,
                        None, False),
+    # One squeeze per element (an array alpha), in [0, 0.5).
+    "logit_array_alpha": (lambda d: B.Logit(alpha=np.array([0.0, 0.05, 0.2])),
+                          RNG.uniform(0.01, 0.99, size=(N, 3)), 1, None, False),
     "dequantize": (lambda d: B.Dequantize(256), RNG.uniform(0, 1, size=(N, 3)), 1, None,
                    False),
     "planar": (lambda d: B.Planar(*_params(d, [3], [3], [])), RNG.normal(size=(N, 3)), 1,
