@@ -27,6 +27,7 @@ POSTERIORS: tuple[str, ...] = ("diagonal", "full", "iaf", "planar", "categorical
 PRIORS: tuple[str, ...] = ("normal", "mixture", "vamp", "flow", "uniform", "learned")
 LIKELIHOODS: tuple[str, ...] = ("bernoulli", "gaussian", "categorical")
 OBJECTIVES: tuple[str, ...] = ("elbo", "iwae")
-#: Gradient estimators for discrete latents (:mod:`tfp_genmodels.vae.estimators`).
-ESTIMATORS: tuple[str, ...] = ("reinforce", "gumbel_softmax", "straight_through", "vimco",
-                               "disarm")
+#: Gradient estimators (:mod:`tfp_genmodels.vae.estimators`): pathwise for continuous
+#: latents, the others for discrete ones.
+ESTIMATORS: tuple[str, ...] = ("reparameterized", "reinforce", "gumbel_softmax",
+                               "straight_through", "vimco", "disarm")

@@ -4,7 +4,7 @@ Direction follows TFP: ``forward`` maps the base (z) to the data (x), and
 ``tfb.Chain`` applies its last bijector first.
 """
 
-from tfp_genmodels.bijectors import elementwise
+from tfp_genmodels.bijectors import elementwise, ode, vector_fields
 from tfp_genmodels.bijectors.actnorm import ActNorm
 from tfp_genmodels.bijectors.additive_coupling import AdditiveCoupling
 from tfp_genmodels.bijectors.affine_coupling import AffineCoupling
@@ -31,6 +31,6 @@ __all__ = [
     "ActNorm", "AdditiveCoupling", "AffineCoupling", "ContinuousFlow", "ConvConditioner",
     "CouplingBijector", "DenseConditioner", "Dequantize", "FactorOut", "Householder",
     "InvertibleConv1x1", "InvertibleLinear", "Logit", "Planar", "Radial",
-    "SplineCoupling", "Squeeze", "bits_per_dim", "elementwise", "make_mask", "reversal",
-    "uniform_dequantize", "unit_cube_to_discrete_log_prob",
+    "SplineCoupling", "Squeeze", "bits_per_dim", "elementwise", "make_mask", "ode", "reversal",
+    "uniform_dequantize", "unit_cube_to_discrete_log_prob", "vector_fields",
 ]

@@ -2,14 +2,24 @@
 flow posteriors and priors, discrete latents and conditional VAEs.
 
 See :class:`VAE`. The parts are objects (:class:`Posterior`, :class:`Prior`,
-:class:`Likelihood` and their subclasses); the strings the VAE accepts are
-shortcuts for the built-in ones. Gradient estimators for discrete latents are
+:class:`Likelihood`, :class:`Estimator` and their subclasses), each with its
+own options; the strings the VAE accepts are shortcuts for the built-in ones
+(:mod:`tfp_genmodels.vae.parts` holds the tables). Gradient estimators are
 in :mod:`tfp_genmodels.vae.estimators`; diagnostics for posterior collapse in
 :mod:`tfp_genmodels.vae.diagnostics` and :meth:`VAE.diagnostics`.
 """
 
 from tfp_genmodels._registry import ESTIMATORS, LIKELIHOODS, POSTERIORS, PRIORS
+from tfp_genmodels.vae.bounds import Terms
 from tfp_genmodels.vae.discrete import BernoulliPosterior, CategoricalPosterior
+from tfp_genmodels.vae.estimators import (
+                                           VIMCO,
+                                           DisARM,
+                                           Estimator,
+                                           GumbelSoftmax,
+                                           Reinforce,
+                                           Reparameterized,
+)
 from tfp_genmodels.vae.likelihoods import (
                                            BernoulliLikelihood,
                                            CallableLikelihood,
@@ -17,7 +27,7 @@ from tfp_genmodels.vae.likelihoods import (
                                            GaussianLikelihood,
                                            Likelihood,
 )
-from tfp_genmodels.vae.model import VAE, Terms
+from tfp_genmodels.vae.model import VAE
 from tfp_genmodels.vae.posteriors import (
                                            DiagonalGaussianPosterior,
                                            FullGaussianPosterior,
@@ -25,10 +35,19 @@ from tfp_genmodels.vae.posteriors import (
                                            PlanarPosterior,
                                            Posterior,
 )
-from tfp_genmodels.vae.priors import MixturePrior, Prior, StandardNormalPrior, UniformPrior
+from tfp_genmodels.vae.priors import (
+                                           FlowPrior,
+                                           MixturePrior,
+                                           Prior,
+                                           StandardNormalPrior,
+                                           UniformPrior,
+                                           VampPrior,
+)
 
 __all__ = ["ESTIMATORS", "LIKELIHOODS", "POSTERIORS", "PRIORS", "BernoulliLikelihood",
            "BernoulliPosterior", "CallableLikelihood", "CategoricalLikelihood",
-           "CategoricalPosterior", "DiagonalGaussianPosterior", "FullGaussianPosterior",
-           "GaussianLikelihood", "IAFPosterior", "Likelihood", "MixturePrior", "PlanarPosterior",
-           "Posterior", "Prior", "StandardNormalPrior", "Terms", "UniformPrior", "VAE"]
+           "CategoricalPosterior", "DiagonalGaussianPosterior", "DisARM", "Estimator",
+           "FlowPrior", "FullGaussianPosterior", "GaussianLikelihood", "GumbelSoftmax",
+           "IAFPosterior", "Likelihood", "MixturePrior", "PlanarPosterior", "Posterior", "Prior",
+           "Reinforce", "Reparameterized", "StandardNormalPrior", "Terms", "UniformPrior",
+           "VAE", "VIMCO", "VampPrior"]

@@ -81,14 +81,16 @@ class CategoricalPosterior(DiscretePosterior):
     """``L`` categorical latents with ``K`` classes, one-hot coded (module docstring).
 
     Args:
-      latent_dim: ``L``.
+      latent_dim: ``L`` (``None``: the VAE's).
       num_classes: ``K >= 2``.
       **kwargs: Keras layer arguments.
     """
 
-    def __init__(self, latent_dim: int, num_classes: int = 10, **kwargs: Any):
-        super().__init__(latent_dim, **kwargs)
+    def __init__(self, latent_dim: int | None = None, num_classes: int = 10, **kwargs: Any):
         self.num_classes = _args.int_arg(num_classes, "num_classes", minimum=2)
+        super().__init__(latent_dim, **kwargs)
+
+    def build_part(self) -> None:
         self.params = keras.layers.Dense(self.latent_dim * self.num_classes,
                                          name="posterior_logits")
 
@@ -147,14 +149,18 @@ class BernoulliPosterior(DiscretePosterior):
     """``L`` binary latents (module docstring).
 
     Args:
-      latent_dim: ``L``.
+      latent_dim: ``L`` (``None``: the VAE's).
+      num_classes: ``None`` (or 2).
       **kwargs: Keras layer arguments.
     """
 
-    def __init__(self, latent_dim: int, num_classes: int | None = None, **kwargs: Any):
-        super().__init__(latent_dim, **kwargs)
+    def __init__(self, latent_dim: int | None = None, num_classes: int | None = None,
+                 **kwargs: Any):
         if num_classes not in (None, 2):
             raise ValueError(f"a Bernoulli posterior has 2 classes; got num_classes={num_classes}.")
+        super().__init__(latent_dim, **kwargs)
+
+    def build_part(self) -> None:
         self.params = keras.layers.Dense(self.latent_dim, name="posterior_logits")
 
     def logits(self, features) -> tf.Tensor:

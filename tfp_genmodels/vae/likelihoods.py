@@ -32,7 +32,6 @@ import tensorflow_probability as tfp
 
 from tfp_genmodels import _args, _saving, _validation
 from tfp_genmodels._keras import keras
-from tfp_genmodels._registry import LIKELIHOODS
 
 tfd = tfp.distributions
 
@@ -41,16 +40,34 @@ class Likelihood(keras.layers.Layer):
     """The interface of ``p(x|z)``; subclass it for a likelihood of your own.
 
     A subclass implements :meth:`call` (``decoder output [B, ...] -> tfd.Distribution``
-    with batch ``[B]`` and event ``event_shape``).
+    with batch ``[B]`` and event ``event_shape``) and, when its support is
+    smaller than the reals, :meth:`check_support`.
 
     Args:
-      event_shape: shape of one example ``x``.
+      event_shape: shape of one example ``x``, or ``None`` to take the VAE's
+        (:meth:`bind`).
       **kwargs: Keras layer arguments.
     """
 
-    def __init__(self, event_shape: Sequence[int], **kwargs: Any):
+    def __init__(self, event_shape: Sequence[int] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
-        self.event_shape = tuple(int(d) for d in event_shape)
+        self.event_shape = None
+        if event_shape is not None:
+            self.bind(event_shape)
+
+    def bind(self, event_shape: Sequence[int]) -> Likelihood:
+        """Sets ``event_shape`` (and makes what depends on it) or checks it."""
+        event_shape = tuple(int(d) for d in event_shape)
+        if self.event_shape is None:
+            self.event_shape = event_shape
+            self.build_part()
+        elif tuple(self.event_shape) != event_shape:
+            raise ValueError(f"`likelihood` has event_shape={self.event_shape} but the data's "
+                             f"is {event_shape}.")
+        return self
+
+    def build_part(self) -> None:
+        """Makes what depends on ``event_shape`` (nothing here)."""
 
     def call(self, decoded) -> tfd.Distribution:
         raise NotImplementedError(f"{type(self).__name__} must implement call(decoded) -> "
@@ -131,20 +148,16 @@ class GaussianLikelihood(_DenseHead):
     """``N(x_d; mu_d(z), sigma_d)``.
 
     Args:
-      event_shape: shape of one example.
+      event_shape: shape of one example (``None``: the VAE's).
       scale: ``"learned"`` (per dimension, shared across examples) or a positive float.
       **kwargs: Keras layer arguments.
     """
 
-    def __init__(self, event_shape: Sequence[int], scale: str | float = "learned",
-                 **kwargs: Any):
-        super().__init__(event_shape, **kwargs)
+    def __init__(self, event_shape: Sequence[int] | None = None,
+                 scale: str | float = "learned", **kwargs: Any):
         self.scale = scale
         self.fixed_scale = None
-        if scale == "learned":
-            self.log_scale = self.add_weight(name="log_scale", shape=self.event_shape,
-                                             initializer="zeros")
-        else:
+        if scale != "learned":
             try:
                 self.fixed_scale = float(scale)
             except (TypeError, ValueError):
@@ -152,6 +165,12 @@ class GaussianLikelihood(_DenseHead):
             if not math.isfinite(self.fixed_scale) or self.fixed_scale <= 0:
                 raise ValueError(f"`scale` must be 'learned' or a positive float; got "
                                  f"{scale!r}.")
+        super().__init__(event_shape, **kwargs)
+
+    def build_part(self) -> None:
+        if self.fixed_scale is None:
+            self.log_scale = self.add_weight(name="log_scale", shape=self.event_shape,
+                                             initializer="zeros")
 
     def factors(self, params) -> tfd.Distribution:
         scale = (tf.exp(self.log_scale) if self.fixed_scale is None
@@ -167,16 +186,16 @@ class CategoricalLikelihood(_DenseHead):
     """``K`` pixel levels ``x_d in {0..K-1}``.
 
     Args:
-      event_shape: shape of one example.
+      event_shape: shape of one example (``None``: the VAE's).
       pixel_levels: ``K``.
       **kwargs: Keras layer arguments.
     """
 
-    def __init__(self, event_shape: Sequence[int], pixel_levels: int | None = None,
-                 **kwargs: Any):
-        super().__init__(event_shape, **kwargs)
+    def __init__(self, event_shape: Sequence[int] | None = None,
+                 pixel_levels: int | None = None, **kwargs: Any):
         self.pixel_levels = self.num_params = _args.int_arg(pixel_levels, "pixel_levels",
                                                             minimum=2)
+        super().__init__(event_shape, **kwargs)
 
     def factors(self, params) -> tfd.Distribution:
         return tfd.Categorical(logits=params, dtype=params.dtype)
@@ -219,9 +238,9 @@ class CallableLikelihood(Likelihood):
                 "the integers 0..K-1", finite)
         return x
 
-    def __init__(self, fn: Callable, event_shape: Sequence[int], **kwargs: Any):
-        super().__init__(event_shape, **kwargs)
+    def __init__(self, fn: Callable, event_shape: Sequence[int] | None = None, **kwargs: Any):
         self.fn = fn
+        super().__init__(event_shape, **kwargs)
 
     def call(self, decoded) -> tfd.Distribution:
         dist = self.fn(decoded)
@@ -235,32 +254,8 @@ class DistributionLayerLikelihood(CallableLikelihood):
     """``p(x|z)`` computed by the decoder itself (it ends in a ``tfp.layers``
     distribution layer, TFP's tutorial VAE)."""
 
-    def __init__(self, event_shape: Sequence[int], **kwargs: Any):
+    def __init__(self, event_shape: Sequence[int] | None = None, **kwargs: Any):
         super().__init__(lambda decoded: decoded, event_shape, **kwargs)
-
-
-def make_likelihood(spec: str | Callable | Likelihood, event_shape: Sequence[int],
-                    pixel_levels: int | None = None, scale: str | float = "learned",
-                    name: str = "likelihood") -> Likelihood:
-    """The likelihood for the VAE's ``likelihood=`` argument: an instance is used as it
-    is, a name from :data:`LIKELIHOODS` is built, a callable is wrapped."""
-    if isinstance(spec, Likelihood):
-        if tuple(spec.event_shape) != tuple(event_shape):
-            raise ValueError(f"`likelihood` has event_shape={spec.event_shape} but the data's "
-                             f"is {tuple(event_shape)}.")
-        return spec
-    if isinstance(spec, str):
-        if spec == "bernoulli":
-            return BernoulliLikelihood(event_shape, name=name)
-        if spec == "gaussian":
-            return GaussianLikelihood(event_shape, scale=scale, name=name)
-        if spec == "categorical":
-            return CategoricalLikelihood(event_shape, pixel_levels=pixel_levels, name=name)
-    elif callable(spec):
-        return CallableLikelihood(spec, event_shape, name=name)
-    raise ValueError(f"`likelihood` must be one of {LIKELIHOODS}, a "
-                     "tfp_genmodels.vae.Likelihood instance or a callable returning a "
-                     f"tfd.Distribution; got {spec!r}.")
 
 
 def distribution_mean(dist: tfd.Distribution) -> tf.Tensor:

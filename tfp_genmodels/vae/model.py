@@ -7,42 +7,27 @@ With encoder ``q(z|x)``, decoder ``p(x|z)`` and prior ``p(z)``::
 The KL is in closed form when the posterior and prior have one
 (``Posterior.kl_divergence``: a Gaussian posterior and the standard normal
 prior, as ``tfp.layers``' ``KLDivergenceRegularizer`` with
-``use_exact_kl=True``; a discrete posterior and its categorical prior), and
-otherwise the Monte Carlo estimate ``log q(z|x) - log p(z)`` at the same
-samples (the regulariser's ``use_exact_kl=False`` form). It is computed once
-per step inside ``train_step``, never also added through ``layer.losses``, so
-it cannot be counted twice (tensorflow/probability#1215): an encoder with a
+``use_exact_kl=True``; a discrete posterior and its categorical prior), else
+the Monte Carlo estimate ``log q(z|x) - log p(z)`` at the same samples. It is
+computed once per step, never also added through ``layer.losses``, so it
+cannot be counted twice (tensorflow/probability#1215): an encoder with a
 ``KLDivergenceRegularizer`` (TFP's tutorial) lends the VAE its prior and its
-weight as ``beta`` instead (:mod:`tfp_genmodels.vae.heads`).
+weight as ``beta`` instead (:mod:`tfp_genmodels.vae.tfp_layers`).
 
-Training objective (``loss``): ``reconstruction + beta_t * KL_term``, where
-``beta_t`` is ``beta`` annealed linearly from 0 over ``kl_warmup_steps``,
-and ``KL_term`` applies free bits (Kingma et al., 2016): per latent
-dimension, ``sum_i max(lambda, E_batch KL_i)`` (on the total, with floor
-``lambda * L``, when per-dimension KLs are not defined). With
-``objective="iwae"`` the loss is the negative importance-weighted bound
-with ``num_samples`` samples (Burda et al., 2016)::
-
-    log p(x) >= E[log (1/K) sum_k p(x|z_k) p(z_k) / q(z_k|x)]
-
-which tightens as ``K`` grows. Discrete latents (``posterior="categorical"``
-or ``"bernoulli"``) train with a gradient estimator
-(:mod:`tfp_genmodels.vae.estimators`); every bound the model reports
-(``elbo``, ``log_likelihood``, ``evaluate``, the export) uses the discrete
-model. Logged: ``loss``, ``reconstruction`` (``E_q[-log p(x|z)]``), ``kl``
-(the true KL, before beta, warm-up or free bits) and ``elbo``.
-
-A conditional VAE (``context_shape=(C,)``) feeds ``[x, c]`` to the encoder and
-``[z, c]`` to the decoder (both two-input Keras networks).
+The parts (posterior, prior, likelihood, estimator) are objects resolved by
+:mod:`tfp_genmodels.vae.parts`; the bounds (ELBO, IWAE with ``num_samples``,
+free bits, ``beta`` warm-up) are :mod:`tfp_genmodels.vae.bounds`'; training
+(:mod:`tfp_genmodels.vae.steps`) draws ``z`` through the estimator, and every
+bound the model reports (``elbo``, ``log_likelihood``, ``evaluate``, the
+export) uses exact draws. A conditional VAE (``context_shape=(C,)``) feeds
+``[x, c]`` to the encoder and ``[z, c]`` to the decoder (two-input networks).
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-import warnings
-from collections.abc import Callable, Iterator, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -53,91 +38,24 @@ from tfp_genmodels._keras import keras
 from tfp_genmodels._registry import OBJECTIVES
 from tfp_genmodels._validation import TensorLike
 from tfp_genmodels.bijectors.dequantize import bits_per_dim as _bits_per_dim
-from tfp_genmodels.vae import heads
+from tfp_genmodels.vae import bounds, parts, tfp_layers
+from tfp_genmodels.vae import estimators as E
+from tfp_genmodels.vae.bounds import Terms
+from tfp_genmodels.vae.config import VAEConfig
 from tfp_genmodels.vae.diagnostics import ACTIVE_THRESHOLD, collapse_diagnostics
-from tfp_genmodels.vae.estimators import make_estimator
 from tfp_genmodels.vae.likelihoods import (
-    DistributionLayerLikelihood,
     Likelihood,
     distribution_mean,
-    make_likelihood,
 )
-from tfp_genmodels.vae.parts import make_posterior
 from tfp_genmodels.vae.posteriors import DistributionLayerPosterior, Posterior
-from tfp_genmodels.vae.priors import (
-    DistributionPrior,
-    Prior,
-    StandardNormalPrior,
-    is_standard_normal,
-    make_prior,
-)
+from tfp_genmodels.vae.priors import Prior, VampPrior
+from tfp_genmodels.vae.steps import VAESteps
 
 tfd = tfp.distributions
 
 
-class Terms(NamedTuple):
-    """A batch's per-example pieces of the bounds, with ``S`` samples ``z_s ~ q(z|x)``.
-
-    Attributes:
-      z: the codes ``[S, B, code_size]``.
-      log_px_z: ``log p(x|z_s)`` ``[S, B]``.
-      log_p_z: ``log p(z_s)`` ``[S, B]``.
-      log_q: ``log q(z_s|x)`` ``[S, B]``.
-      kl: ``KL(q(z|x) || p(z))`` ``[B]`` (closed form, else the Monte Carlo mean).
-      kl_per_latent: ``[B, L]`` when the KL factorises in closed form, else ``None``.
-      features: the encoder's output (a distribution for a ``tfp.layers`` encoder).
-    """
-
-    z: tf.Tensor
-    log_px_z: tf.Tensor
-    log_p_z: tf.Tensor
-    log_q: tf.Tensor
-    kl: tf.Tensor
-    kl_per_latent: tf.Tensor | None
-    features: Any
-
-    @property
-    def elbo(self) -> tf.Tensor:
-        """``E_q[log p(x|z)] - KL`` per example ``[B]``."""
-        return tf.reduce_mean(self.log_px_z, axis=0) - self.kl
-
-    @property
-    def log_weights(self) -> tf.Tensor:
-        """``log p(x|z_s) + log p(z_s) - log q(z_s|x)`` ``[S, B]`` (IWAE)."""
-        return self.log_px_z + self.log_p_z - self.log_q
-
-
-@contextlib.contextmanager
-def _without_head_lambda_warnings(*nets) -> Iterator[None]:
-    """Runs the block without Keras' "lambda ... safe_mode=False" warnings about the
-    trailing ``tfp.layers`` distribution layers of ``nets``: their lambdas are not what
-    a ``.keras`` file holds (``heads.portable_config`` writes a ``DistributionHead`` in
-    their place), so those warnings would be wrong. Every other warning (a user's own
-    ``Lambda`` layer) is kept."""
-    markers = [f"{type(layer).__name__}.new(" for layer in map(heads.distribution_layer, nets)
-               if layer is not None]
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        yield
-    for warning in caught:
-        if not any(marker in str(warning.message) for marker in markers):
-            warnings.warn_explicit(warning.message, warning.category, warning.filename,
-                                   warning.lineno)
-
-
-def _serialized_part(part) -> Any:
-    """A name stays a name; an instance becomes its Keras config."""
-    if isinstance(part, str) or part is None:
-        return part
-    try:
-        return keras.saving.serialize_keras_object(part)
-    except Exception as error:  # Keras raises several types here
-        raise TypeError(f"{part!r} cannot be saved in a Keras config; give it a get_config "
-                        "and register it with keras.saving.register_keras_serializable.") from error
-
-
 @_saving.register
-class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
+class VAE(VAESteps, VAEConfig, _saving.SavesAllVariables, _training.CheckedModel, keras.Model):
     """Variational autoencoder with pluggable posterior, prior and likelihood (module docstring).
 
     Args:
@@ -150,37 +68,41 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         ``p(x|z)``). It receives ``z`` as a code of ``posterior.code_size``
         (one-hot ``L * K`` for categorical latents). Conditional: ``[z, c]``.
       likelihood: ``"bernoulli"`` (default), ``"gaussian"``, ``"categorical"``, a
-        :class:`~tfp_genmodels.vae.likelihoods.Likelihood` or a callable
+        :class:`~tfp_genmodels.vae.likelihoods.Likelihood` (e.g.
+        ``GaussianLikelihood(scale=0.1)``) or a callable
         ``decoder output -> tfd.Distribution`` over ``x``.
       posterior: ``"diagonal"`` (default), ``"full"``, ``"iaf"``, ``"planar"``,
         ``"categorical"``, ``"bernoulli"`` or a
-        :class:`~tfp_genmodels.vae.posteriors.Posterior`.
+        :class:`~tfp_genmodels.vae.posteriors.Posterior` (e.g.
+        ``IAFPosterior(num_layers=4)``, ``CategoricalPosterior(num_classes=10)``).
       prior: ``"normal"`` (default for continuous latents), ``"mixture"``,
         ``"vamp"``, ``"flow"``, ``"uniform"`` (default for discrete latents),
-        ``"learned"`` or a :class:`~tfp_genmodels.vae.priors.Prior`.
+        ``"learned"`` or a :class:`~tfp_genmodels.vae.priors.Prior` (e.g.
+        ``MixturePrior(num_components=10)``).
+      estimator: how the encoder gets its gradient: ``"reparameterized"``
+        (default for continuous latents), ``"reinforce"`` (default for discrete
+        latents with ``objective="elbo"``), ``"gumbel_softmax"``,
+        ``"straight_through"``, ``"vimco"`` (default with ``"iwae"``),
+        ``"disarm"`` (Bernoulli) or an
+        :class:`~tfp_genmodels.vae.estimators.Estimator` (e.g.
+        ``GumbelSoftmax(temperature=0.5)``, ``VIMCO(num_samples=5)``).
       beta: weight of the KL term (beta-VAE); default 1, or the encoder's
         ``KLDivergenceRegularizer`` weight.
       kl_warmup_steps: anneal beta linearly from 0 over this many steps.
       free_bits: ``lambda`` nats per latent dimension.
       objective: ``"elbo"`` or ``"iwae"``.
-      num_samples: samples of ``z`` per example in training (``K`` for IWAE).
+      num_samples: samples of ``z`` per example in training (``K`` for IWAE);
+        default 1, or the estimator's ``num_samples``.
       event_shape: shape of one ``x`` (default: the encoder's input shape).
-      pixel_levels: ``K`` levels for the categorical likelihood (the name the
-        flows use for it; ``num_levels`` is its deprecated name).
-      likelihood_scale: ``"learned"`` or a fixed float (Gaussian likelihood).
-      num_flow_steps: steps of an IAF / planar posterior.
-      num_components: mixture components / VampPrior pseudo-inputs.
-      num_classes: ``K`` classes of each categorical latent.
-      estimator: the discrete latents' gradient estimator: ``"reinforce"``
-        (default with ``objective="elbo"``), ``"gumbel_softmax"``,
-        ``"straight_through"``, ``"vimco"`` (default with ``"iwae"``) or
-        ``"disarm"`` (Bernoulli).
-      temperature: the relaxed estimators' initial temperature ``tau_0``.
-      temperature_decay: ``r`` in ``tau_t = max(min_temperature, tau_0 exp(-r t))``.
-      min_temperature: the annealed temperature's floor.
+      pixel_levels: ``K`` levels of the data, for ``likelihood="categorical"`` (the
+        name the flows use for it; ``num_levels`` is its deprecated name).
       context_shape: ``(C,)`` for a conditional VAE.
       name: the Keras model name.
-      **kwargs: Keras model arguments.
+      **kwargs: Keras model arguments. The part options of 0.1
+        (``likelihood_scale``, ``num_flow_steps``, ``num_components``,
+        ``num_classes``, ``temperature``, ``temperature_decay``,
+        ``min_temperature``) still work with a ``DeprecationWarning``; give them
+        to the part instead (:data:`tfp_genmodels.vae.parts.DEPRECATED_OPTIONS`).
 
     Saving: ``model.save("vae.keras")`` and ``tf_keras.models.load_model``
     restore the model with its encoder, decoder, parts, weights and optimizer
@@ -192,17 +114,14 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
     def __init__(self, latent_dim: int, encoder: keras.layers.Layer,
                  decoder: keras.layers.Layer, likelihood: str | Callable | Likelihood | None = None,
                  posterior: str | Posterior | None = None, prior: str | Prior | None = None,
-                 beta: float | None = None, kl_warmup_steps: int = 0, free_bits: float = 0.0,
-                 objective: str = "elbo", num_samples: int = 1,
-                 event_shape: Sequence[int] | None = None, pixel_levels: int | None = None,
-                 likelihood_scale: str | float = "learned", num_flow_steps: int = 4,
-                 num_components: int = 10, num_classes: int | None = None,
-                 estimator: str | None = None, temperature: float = 1.0,
-                 temperature_decay: float = 5e-3, min_temperature: float = 0.1,
-                 context_shape: Sequence[int] | None = None, name: str | None = "vae",
-                 **kwargs: Any):
+                 estimator: str | E.Estimator | None = None, beta: float | None = None,
+                 kl_warmup_steps: int = 0, free_bits: float = 0.0, objective: str = "elbo",
+                 num_samples: int | None = None, event_shape: Sequence[int] | None = None,
+                 pixel_levels: int | None = None, context_shape: Sequence[int] | None = None,
+                 name: str | None = "vae", **kwargs: Any):
         pixel_levels = _args.renamed_arg(kwargs, "num_levels", "pixel_levels", pixel_levels,
                                          "VAE")
+        options = parts.deprecated_options(kwargs, warn=not kwargs.pop("_from_config", False))
         super().__init__(name=name, **kwargs)
         # Keras' `dtype` keyword: float32 (default) or float64 for every part the VAE makes.
         self.vae_dtype = _keras.model_dtype(self.dtype_policy)
@@ -227,78 +146,24 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
             if objective not in OBJECTIVES:
                 raise ValueError(f"`objective` must be one of {OBJECTIVES}; got {objective!r}.")
             self.objective = objective
-            self.num_samples = _validation.positive_int_arg(num_samples, "num_samples")
-
-            # q(z|x): the encoder's own distribution layer, or a head on its features.
             self._event_shapes: dict[str, tuple[int, ...]] = {}
-            encoder_head = heads.distribution_layer(encoder)
-            regularizer = heads.kl_regularizer(encoder_head) if encoder_head is not None else None
-            if encoder_head is not None:
-                if posterior is not None:
-                    raise ValueError(f"the encoder ends in a {type(encoder_head).__name__} layer, "
-                                     "which is q(z|x) itself; leave `posterior` unset (or drop "
-                                     "the encoder's distribution layer).")
-                self.posterior = DistributionLayerPosterior(self.latent_dim, name="posterior")
-            else:
-                if num_classes is not None and posterior not in ("categorical", "bernoulli"):
-                    raise ValueError("`num_classes` is for posterior='categorical'; got "
-                                     f"posterior={posterior!r}.")
-                if posterior == "categorical" and num_classes is None:
-                    raise ValueError("posterior='categorical' needs `num_classes` (K classes "
-                                     "for each of the `latent_dim` latents).")
-                self.posterior = make_posterior("diagonal" if posterior is None else posterior,
-                                                self.latent_dim, num_flow_steps=num_flow_steps,
-                                                num_classes=num_classes or 2)
-            # p(x|z): the decoder's own distribution layer, or a head on its features. (Made
-            # before the prior: the saved variables' order is that of earlier versions.)
-            if heads.distribution_layer(decoder) is not None:
-                if likelihood is not None:
-                    raise ValueError(f"the decoder ends in a "
-                                     f"{type(heads.distribution_layer(decoder)).__name__} layer, "
-                                     "which is p(x|z) itself; leave `likelihood` unset.")
-                self.likelihood = DistributionLayerLikelihood(self.event_shape, name="likelihood")
-            else:
-                self.likelihood = make_likelihood(
-                    "bernoulli" if likelihood is None else likelihood, self.event_shape,
-                    pixel_levels=pixel_levels, scale=likelihood_scale)
-            # p(z), beta: the regulariser's, if the encoder has one; else the arguments.
-            prior_arg = prior
-            if regularizer is not None:
-                reg_prior, weight = heads.regularizer_prior_and_weight(regularizer)
-                if prior is not None or (beta is not None and beta != weight):
-                    raise ValueError("the encoder's KLDivergenceRegularizer already sets the prior "
-                                     f"and beta (weight={weight}); leave `prior` and `beta` unset, "
-                                     "or drop the regularizer and pass them to the VAE.")
-                beta = weight
-                prior = (StandardNormalPrior(self.latent_dim, name="prior")
-                         if is_standard_normal(reg_prior, self.latent_dim)
-                         else DistributionPrior(reg_prior, name="prior"))
-            if prior is None:
-                prior = "uniform" if self.posterior.is_discrete else "normal"
-            self.beta = _validation.nonnegative_float_arg(1.0 if beta is None else beta, "beta")
-            if prior == "vamp" and self.context_shape is not None:
-                raise ValueError("the VampPrior has no context (its pseudo-inputs are x alone); "
-                                 "a conditional VAE needs another `prior`.")
-            self.prior = make_prior(prior, self.latent_dim, self.posterior,
-                                    num_components=num_components, event_shape=self.event_shape,
-                                    encode_base=self._encode_base)
+            if self.context_shape is not None and (prior == "vamp"
+                                                   or isinstance(prior, VampPrior)):
+                raise ValueError("the VampPrior has no context (its pseudo-inputs are x "
+                                 "alone); a conditional VAE needs another `prior`.")
             context_dim = 0 if self.context_shape is None else self.context_shape[0]
-            self.estimator = make_estimator(estimator, self.posterior, objective, self.num_samples,
-                                            input_dim=self.num_dims + context_dim,
-                                            temperature=temperature,
-                                            temperature_decay=temperature_decay,
-                                            min_temperature=min_temperature)
-            self._config = {"latent_dim": latent_dim, "likelihood": likelihood,
-                            "posterior": posterior, "prior": prior_arg, "beta": self.beta,
-                            "kl_warmup_steps": kl_warmup_steps, "free_bits": free_bits,
-                            "objective": objective, "num_samples": num_samples,
-                            "event_shape": self.event_shape, "pixel_levels": pixel_levels,
-                            "likelihood_scale": likelihood_scale,
-                            "num_flow_steps": num_flow_steps, "num_components": num_components,
-                            "num_classes": num_classes, "estimator": estimator,
-                            "temperature": temperature, "temperature_decay": temperature_decay,
-                            "min_temperature": min_temperature,
-                            "context_shape": self.context_shape}
+            resolved = parts.resolve(
+                self.encoder, self.decoder, self.latent_dim, self.event_shape, objective,
+                self.num_dims + context_dim, self._encode_base, likelihood=likelihood,
+                posterior=posterior, prior=prior, estimator=estimator, beta=beta,
+                num_samples=num_samples, pixel_levels=pixel_levels, options=options)
+            (self.posterior, self.likelihood, self.prior, self.estimator, self.beta,
+             self.num_samples, self._specs) = resolved
+            self._config = {"latent_dim": self.latent_dim, "beta": self.beta,
+                            "kl_warmup_steps": self.kl_warmup_steps,
+                            "free_bits": self.free_bits, "objective": self.objective,
+                            "num_samples": self.num_samples, "event_shape": self.event_shape,
+                            "pixel_levels": pixel_levels, "context_shape": self.context_shape}
             self.trackers = {k: keras.metrics.Mean(name=k)
                              for k in ("loss", "reconstruction", "kl", "elbo")}
             self._pseudo_inputs_set = tf.Variable(False, trainable=False, name="pseudo_inputs_set")
@@ -331,15 +196,14 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
                              ) from error
         for network, dist in ((self.encoder, terms.features),
                               (self.decoder, self._decoded(terms.z[0], context))):
-            layer = heads.distribution_layer(network)
+            layer = tfp_layers.distribution_layer(network)
             if layer is not None:
                 self._event_shapes[layer.name] = tuple(dist.event_shape)
-        if self.estimator is not None:
-            self.estimator.build(None)
-            if self.estimator.relaxed and self.posterior.kl_divergence(
-                    terms.features, self.prior) is None:
-                raise ValueError("the relaxed estimators need a closed-form KL: a "
-                                 "categorical / Bernoulli prior ('uniform' or 'learned').")
+        self.estimator.build(None)
+        if self.estimator.relaxed and self.posterior.kl_divergence(
+                terms.features, self.prior) is None:
+            raise ValueError("the relaxed estimators need a closed-form KL: a "
+                             "categorical / Bernoulli prior ('uniform' or 'learned').")
 
     @staticmethod
     def _event_shape(event_shape, encoder) -> tuple[int, ...]:
@@ -433,14 +297,18 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         x_tiled = self.likelihood.check_distribution_support(dist, x_tiled, finite=False)
         return tf.reshape(dist.log_prob(x_tiled), [s, b])
 
-    def _kl(self, features, log_q, log_p_z, closed=None):
-        """``(KL [B], per latent or None)``: ``closed`` (the posterior's closed form,
-        computed here when not given), else the Monte Carlo mean of ``log q - log p``."""
-        if closed is None:
-            closed = self.posterior.kl_divergence(features, self.prior)
-        if closed is not None:
-            return closed
-        return tf.reduce_mean(log_q - log_p_z, axis=0), None
+    def _problem(self, x, context, beta, features=None):
+        """``(estimators.Problem, closed-form KL or None)`` for the batch: what an
+        estimator needs, as callables and tensors (module docstring)."""
+        features = self._features(x, context) if features is None else features
+        closed = self.posterior.kl_divergence(features, self.prior)
+        inputs = tf.reshape(x, [tf.shape(x)[0], -1])
+        if context is not None:
+            inputs = tf.concat([inputs, tf.cast(context, inputs.dtype)], -1)
+        step = self.optimizer.iterations if self.optimizer is not None else 0
+        return E.Problem(self.posterior, features,
+                         lambda z: self.log_px_z(x, z, context), self.prior.log_prob,
+                         beta, closed is not None, inputs, step), closed
 
     # -- bounds ---------------------------------------------------------------------
     def terms(self, x: TensorLike, num_samples: int = 1, context: TensorLike | None = None,
@@ -452,12 +320,11 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         return self._terms(x, context, num_samples, seed)
 
     def _terms(self, x, context, num_samples, seed=None) -> Terms:
-        features = self._features(x, context)
-        z, log_q = self.posterior.sample_and_log_prob(features, num_samples, seed=seed)
-        log_px = self.log_px_z(x, z, context)
-        log_pz = self.prior.log_prob(z)
-        kl, kl_dims = self._kl(features, log_q, log_pz)
-        return Terms(z, log_px, log_pz, log_q, kl, kl_dims, features)
+        problem, closed = self._problem(x, context, beta=1.0)
+        draws = E.exact_draws(problem, num_samples, seed)
+        kl, kl_dims = bounds.kl_terms(closed, draws.log_q, draws.log_p_z)
+        return Terms(draws.z, draws.log_px_z, draws.log_p_z, draws.log_q, kl, kl_dims,
+                     problem.features)
 
     def elbo(self, x, num_samples: int = 1, bits_per_dim: bool = False, seed=None,
              context=None) -> tf.Tensor:
@@ -541,134 +408,3 @@ class VAE(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
         path_context = None if context is None else tf.broadcast_to(
             tf.cast(context, self.vae_dtype), [steps, *self.context_shape])
         return distribution_mean(self.decode((1.0 - t) * z[0] + t * z[1], path_context))
-
-    # -- Keras -------------------------------------------------------------------------
-    def call(self, inputs, training=None) -> tf.Tensor:
-        x, context, _ = _training.unpack_context(inputs)
-        return self.elbo(x, context=context)
-
-    @property
-    def metrics(self) -> list[keras.metrics.Metric]:
-        return list(self.trackers.values())
-
-    def current_beta(self) -> tf.Tensor:
-        """``beta_t``: ``beta`` times the warm-up factor ``min(1, step / warmup)``."""
-        if not self.kl_warmup_steps:
-            return tf.constant(self.beta, self.vae_dtype)
-        step = tf.cast(self.optimizer.iterations, self.vae_dtype)
-        return self.beta * tf.minimum(1.0, step / float(self.kl_warmup_steps))
-
-    def _loss_and_metrics(self, x, context, beta, sample_weight=None, finite: bool = True,
-                          training: bool = False):
-        """The batch loss and logged values; ``sample_weight`` weights examples
-        (``sum(w * value) / sum(w)``). Training with discrete latents goes through the
-        estimator; evaluation always uses exact discrete draws."""
-        x, context = self._checked(x, context, finite)
-        mean = lambda v: _training.weighted_mean(v, sample_weight)  # noqa: E731
-        surrogate = aux_loss = 0.0
-        if training and self.estimator is not None:
-            features = self._features(x, context)
-            # The closed-form KL once per step: the estimator only needs to know it exists.
-            closed = self.posterior.kl_divergence(features, self.prior)
-            est = self.estimator.terms(self, x, context, features, self.num_samples, beta,
-                                       exact_kl=closed is not None)
-            log_px, log_pz, log_q = est.log_px_z, est.log_p_z, est.log_q
-            kl, kl_dims = self._kl(features, log_q, log_pz, closed)
-            surrogate, aux_loss = mean(est.surrogate), est.aux_loss
-        else:
-            t = self._terms(x, context, self.num_samples)
-            log_px, log_pz, log_q, kl, kl_dims = t.log_px_z, t.log_p_z, t.log_q, t.kl, \
-                t.kl_per_latent
-        reconstruction = -tf.reduce_mean(log_px, axis=0)          # [B]
-        if self.objective == "iwae":
-            log_w = log_px + beta * (log_pz - log_q)
-            loss = -mean(tfp.math.reduce_logmeanexp(log_w, axis=0))
-        else:
-            kl_term = mean(kl)
-            if self.free_bits > 0.0:
-                if kl_dims is not None:
-                    kl_term = tf.reduce_sum(tf.maximum(self.free_bits, mean(kl_dims)))
-                else:
-                    kl_term = tf.maximum(self.free_bits * self.latent_dim, kl_term)
-            loss = mean(reconstruction) + beta * kl_term
-        values = {"loss": loss, "reconstruction": mean(reconstruction),
-                  "kl": mean(kl), "elbo": -mean(reconstruction + kl)}
-        return loss - surrogate + aux_loss, values
-
-    def _update(self, values, size):
-        # Each batch mean counts by its size (its total weight), so an epoch's figure is
-        # the mean over examples even when the last batch is smaller (or replicas'
-        # shares differ).
-        for key, value in values.items():
-            self.trackers[key].update_state(value, sample_weight=size)
-        return {k: m.result() for k, m in self.trackers.items()}
-
-    def train_step(self, data) -> dict[str, tf.Tensor]:
-        x, context, sample_weight = _training.unpack_context(data)
-        with tf.GradientTape() as tape:
-            # Non-finite data is left to the non-finite policy (raise or skip).
-            loss, values = self._loss_and_metrics(x, context, self.current_beta(),
-                                                  sample_weight, finite=False, training=True)
-        applied = _training.checked_gradient_step(self, tape, loss)
-        return self._update(*_training.only_if(
-            applied, values, _training.batch_weight(x, sample_weight)))
-
-    def test_step(self, data) -> dict[str, tf.Tensor]:
-        x, context, sample_weight = _training.unpack_context(data)
-        _, values = self._loss_and_metrics(x, context, tf.constant(self.beta, self.vae_dtype),
-                                           sample_weight)
-        return self._update(values, _training.batch_weight(x, sample_weight))
-
-    def fit(self, x=None, y=None, *args, validation_data=None, **kwargs) -> keras.callbacks.History:
-        """``keras.Model.fit``; a bare-array ``validation_data`` is accepted, and the
-        VampPrior's pseudo-inputs start from the first training examples. A
-        conditional VAE trains on ``fit((x, c))`` (or ``fit(x, c)``, or batches
-        ``(x, c)`` of a ``tf.data.Dataset``).
-
-        ``sample_weight`` weights the examples' bounds (``sum(w * ELBO) / sum(w)``);
-        non-finite losses follow ``compile(on_nonfinite=...)``.
-        """
-        if (getattr(self.prior, "pseudo_inputs", None) is not None
-                and isinstance(x, np.ndarray) and not bool(self._pseudo_inputs_set.numpy())):
-            k = self.prior.num_components
-            rows = np.resize(np.arange(len(x)), k)
-            self.prior.pseudo_inputs.assign(
-                np.asarray(x[rows], self.prior.pseudo_inputs.dtype.as_numpy_dtype))
-            self._pseudo_inputs_set.assign(True)
-        return super().fit(x, y, *args, validation_data=validation_data, **kwargs)
-
-    def save(self, filepath, *args, **kwargs) -> None:
-        """``keras.Model.save``, without Keras' misleading ``safe_mode`` warnings about the
-        ``tfp.layers`` heads (see :meth:`get_config`); a ``Lambda`` layer of your own still
-        warns, and needs ``load_model(..., safe_mode=False)``."""
-        with _without_head_lambda_warnings(self.encoder, self.decoder):
-            return super().save(filepath, *args, **kwargs)
-
-    def get_config(self) -> dict:
-        if isinstance(self.prior, DistributionPrior):
-            raise TypeError("the encoder's KLDivergenceRegularizer has a prior other than "
-                            "N(0, I), and a tfd.Distribution has no Keras config; pass the "
-                            "prior as a tfp_genmodels.vae.Prior (`prior=`) instead.")
-        config = dict(self._config)
-        for key in ("likelihood", "posterior", "prior"):
-            config[key] = _serialized_part(config[key])
-        networks = {}
-        for key in ("encoder", "decoder"):
-            net = getattr(self, key)
-            with _without_head_lambda_warnings(net):
-                serialized = keras.saving.serialize_keras_object(net)
-            networks[key] = heads.portable_config(net, serialized, self._event_shapes)
-        return {**config, **networks, "name": self.name, "dtype": self.vae_dtype.name}
-
-    @classmethod
-    def from_config(cls, config: dict, custom_objects=None) -> VAE:
-        config = dict(config)
-        for key in ("encoder", "decoder"):
-            config[key] = keras.saving.deserialize_keras_object(
-                config[key], custom_objects=custom_objects)
-        for key in ("likelihood", "posterior", "prior"):
-            if isinstance(config.get(key), dict):
-                config[key] = keras.saving.deserialize_keras_object(
-                    config[key], custom_objects=custom_objects)
-        return cls(**config)
-

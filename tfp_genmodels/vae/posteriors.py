@@ -54,6 +54,11 @@ class Posterior(keras.layers.Layer):
     arguments for ``.keras`` saving (register the class with
     ``keras.saving.register_keras_serializable``).
 
+    ``latent_dim`` may be left to the VAE, which binds it (:meth:`bind`); what
+    depends on it (its layers) is made in :meth:`build_part`, which runs once it
+    is known. A subclass sets its own options *before* calling
+    ``super().__init__`` so that ``build_part`` can read them.
+
     Attributes:
       latent_dim: ``L``, the number of latent variables.
       code_size: the size of ``z`` as the decoder receives it (``L``; a
@@ -61,15 +66,31 @@ class Posterior(keras.layers.Layer):
       is_discrete: ``z`` is discrete (score-function or relaxed gradients).
 
     Args:
-      latent_dim: ``L``.
+      latent_dim: ``L``, or ``None`` to take the VAE's.
       **kwargs: Keras layer arguments (``name``, ...).
     """
 
     is_discrete: bool = False
 
-    def __init__(self, latent_dim: int, **kwargs: Any):
+    def __init__(self, latent_dim: int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
-        self.latent_dim = _args.positive_int_arg(latent_dim, "latent_dim")
+        self.latent_dim = None
+        if latent_dim is not None:
+            self.bind(latent_dim)
+
+    def bind(self, latent_dim: int) -> Posterior:
+        """Sets ``latent_dim`` (and makes the layers that depend on it) or checks it."""
+        latent_dim = _args.positive_int_arg(latent_dim, "latent_dim")
+        if self.latent_dim is None:
+            self.latent_dim = latent_dim
+            self.build_part()
+        elif self.latent_dim != latent_dim:
+            raise ValueError(f"`posterior` has latent_dim={self.latent_dim} but the VAE's "
+                             f"`latent_dim` is {latent_dim}.")
+        return self
+
+    def build_part(self) -> None:
+        """Makes what depends on ``latent_dim`` (nothing here)."""
 
     @property
     def code_size(self) -> int:
@@ -126,8 +147,7 @@ class Posterior(keras.layers.Layer):
 class DiagonalGaussianPosterior(Posterior):
     """``N(mu(x), diag sigma(x)^2)``: a dense layer and ``tfp.layers.IndependentNormal``."""
 
-    def __init__(self, latent_dim: int, **kwargs: Any):
-        super().__init__(latent_dim, **kwargs)
+    def build_part(self) -> None:
         self.params = keras.layers.Dense(tfpl.IndependentNormal.params_size(self.latent_dim),
                                          name="posterior_params")
         self.gaussian = tfpl.IndependentNormal(self.latent_dim)
@@ -147,8 +167,7 @@ class DiagonalGaussianPosterior(Posterior):
 class FullGaussianPosterior(Posterior):
     """``N(mu(x), L(x) L(x)^T)``: a dense layer and ``tfp.layers.MultivariateNormalTriL``."""
 
-    def __init__(self, latent_dim: int, **kwargs: Any):
-        super().__init__(latent_dim, **kwargs)
+    def build_part(self) -> None:
         self.params = keras.layers.Dense(
             tfpl.MultivariateNormalTriL.params_size(self.latent_dim), name="posterior_params")
         self.gaussian = tfpl.MultivariateNormalTriL(self.latent_dim)
@@ -160,9 +179,18 @@ class FullGaussianPosterior(Posterior):
 class _FlowPosterior(DiagonalGaussianPosterior):
     """A diagonal Gaussian ``q_0`` pushed through per-example flow steps."""
 
-    def __init__(self, latent_dim: int, num_flow_steps: int = 4, **kwargs: Any):
+    def __init__(self, latent_dim: int | None = None, num_layers: int | None = None,
+                 **kwargs: Any):
+        num_layers = _args.renamed_arg(kwargs, "num_flow_steps", "num_layers", num_layers,
+                                       type(self).__name__)
+        self.num_layers = _args.positive_int_arg(4 if num_layers is None else num_layers,
+                                                 "num_layers")
         super().__init__(latent_dim, **kwargs)
-        self.num_flow_steps = _args.positive_int_arg(num_flow_steps, "num_flow_steps")
+
+    @property
+    def num_flow_steps(self) -> int:
+        """Deprecated name of :attr:`num_layers`."""
+        return self.num_layers
 
     def base(self, features) -> tfd.Distribution:
         return super().call(features)
@@ -189,7 +217,14 @@ class _FlowPosterior(DiagonalGaussianPosterior):
         return None
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "num_flow_steps": self.num_flow_steps}
+        return {**super().get_config(), "num_layers": self.num_layers}
+
+    @classmethod
+    def from_config(cls, config: dict) -> _FlowPosterior:
+        config = dict(config)
+        if "num_flow_steps" in config:  # written by 0.1.x, without a warning on load
+            config["num_layers"] = config.pop("num_flow_steps")
+        return cls(**config)
 
 
 @_saving.register
@@ -197,22 +232,26 @@ class IAFPosterior(_FlowPosterior):
     """Inverse autoregressive flow posterior (module docstring).
 
     Args:
-      latent_dim: ``L``.
-      num_flow_steps: ``T``.
+      latent_dim: ``L`` (``None``: the VAE's).
+      num_layers: ``T`` (``num_flow_steps`` is its deprecated name).
       hidden_units: MADE hidden widths.
       context_dim: size of the encoder context ``h(x)``.
       **kwargs: Keras layer arguments.
     """
 
-    def __init__(self, latent_dim: int, num_flow_steps: int = 4,
+    def __init__(self, latent_dim: int | None = None, num_layers: int | None = None,
                  hidden_units: Sequence[int] = (64, 64), context_dim: int = 32, **kwargs: Any):
-        super().__init__(latent_dim, num_flow_steps, **kwargs)
-        self.hidden_units, self.context_dim = tuple(hidden_units), int(context_dim)
-        self.context = keras.layers.Dense(context_dim, activation="elu", name="iaf_context")
-        self.mades = [identity_made(self.latent_dim, hidden_units, activation="elu",
-                                    context_shape=[context_dim],
+        self.hidden_units = _args.hidden_units_arg(hidden_units)
+        self.context_dim = _args.positive_int_arg(context_dim, "context_dim")
+        super().__init__(latent_dim, num_layers, **kwargs)
+
+    def build_part(self) -> None:
+        super().build_part()
+        self.context = keras.layers.Dense(self.context_dim, activation="elu", name="iaf_context")
+        self.mades = [identity_made(self.latent_dim, self.hidden_units, activation="elu",
+                                    context_shape=[self.context_dim],
                                     kernel_initializer="glorot_uniform", name=f"iaf_made_{t}")
-                      for t in range(self.num_flow_steps)]
+                      for t in range(self.num_layers)]
 
     def _bijectors(self, features):
         context = self.context(features)
@@ -233,12 +272,12 @@ class IAFPosterior(_FlowPosterior):
 class PlanarPosterior(_FlowPosterior):
     """Planar-flow posterior with per-example parameters (module docstring)."""
 
-    def __init__(self, latent_dim: int, num_flow_steps: int = 4, **kwargs: Any):
-        super().__init__(latent_dim, num_flow_steps, **kwargs)
+    def build_part(self) -> None:
+        super().build_part()
         # Not zero-initialised: at u = w = 0 every gradient of a planar step
         # vanishes (a saddle), so the steps start small but generic.
         self.planar_params = keras.layers.Dense(
-            self.num_flow_steps * (2 * self.latent_dim + 1),
+            self.num_layers * (2 * self.latent_dim + 1),
             kernel_initializer=keras.initializers.RandomNormal(stddev=0.01),
             name="planar_params")
 
@@ -249,7 +288,7 @@ class PlanarPosterior(_FlowPosterior):
         return [Planar(p[..., k * size:k * size + latent],
                        p[..., k * size + latent:k * size + 2 * latent],
                        p[..., k * size + 2 * latent], name=f"planar_{k}")
-                for k in range(self.num_flow_steps)]
+                for k in range(self.num_layers)]
 
 
 class DistributionLayerPosterior(Posterior):

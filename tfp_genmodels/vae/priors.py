@@ -32,7 +32,6 @@ import tensorflow_probability as tfp
 
 from tfp_genmodels import _args, _saving
 from tfp_genmodels._keras import keras
-from tfp_genmodels._registry import PRIORS
 
 tfd = tfp.distributions
 
@@ -45,17 +44,47 @@ class Prior(keras.layers.Layer):
     ``has_closed_form = True`` when posteriors may take
     ``tfd.kl_divergence(q, distribution())`` in closed form.
 
+    ``latent_dim`` may be left to the VAE, which binds it (:meth:`bind`, which
+    also hands over the posterior, the data's shape and the encoder); what
+    depends on it (weights) is made in :meth:`build_part`. A subclass sets its
+    own options *before* calling ``super().__init__``.
+
     Args:
-      latent_dim: ``L``.
+      latent_dim: ``L``, or ``None`` to take the VAE's.
       **kwargs: Keras layer arguments.
     """
 
     has_closed_form: bool = False
     is_standard_normal: bool = False
+    #: For continuous latents (else for discrete ones: categorical / Bernoulli codes).
+    continuous: bool = True
 
-    def __init__(self, latent_dim: int, **kwargs: Any):
+    def __init__(self, latent_dim: int | None = None, **kwargs: Any):
         super().__init__(**kwargs)
-        self.latent_dim = _args.positive_int_arg(latent_dim, "latent_dim")
+        self.latent_dim = None
+        if latent_dim is not None:
+            self.bind(latent_dim)
+
+    def bind(self, latent_dim: int, posterior=None, event_shape: Sequence[int] | None = None,
+             encode_base: Callable | None = None) -> Prior:
+        """Sets ``latent_dim`` (and makes the weights that depend on it) or checks it.
+        The VAE also passes its ``posterior``, the data's ``event_shape`` and
+        ``encode_base`` (``x -> q_0(z|x)``), for priors that need them."""
+        latent_dim = _args.positive_int_arg(latent_dim, "latent_dim")
+        if posterior is not None and posterior.is_discrete == self.continuous:
+            kind = "discrete" if posterior.is_discrete else "continuous"
+            raise ValueError(f"`prior`={type(self).__name__} does not fit a {kind} posterior "
+                             f"({type(posterior).__name__}); use one for {kind} latents.")
+        if self.latent_dim is None:
+            self.latent_dim = latent_dim
+            self.build_part()
+        elif self.latent_dim != latent_dim:
+            raise ValueError(f"`prior` has latent_dim={self.latent_dim} but the VAE's "
+                             f"`latent_dim` is {latent_dim}.")
+        return self
+
+    def build_part(self) -> None:
+        """Makes what depends on ``latent_dim`` (nothing here)."""
 
     def distribution(self) -> tfd.Distribution:
         """``p(z)`` as a TFP distribution."""
@@ -91,14 +120,16 @@ class MixturePrior(Prior):
     """A learned mixture of ``K`` diagonal Gaussians.
 
     Args:
-      latent_dim: ``L``.
+      latent_dim: ``L`` (``None``: the VAE's).
       num_components: ``K``.
       **kwargs: Keras layer arguments.
     """
 
-    def __init__(self, latent_dim: int, num_components: int = 10, **kwargs: Any):
-        super().__init__(latent_dim, **kwargs)
+    def __init__(self, latent_dim: int | None = None, num_components: int = 10, **kwargs: Any):
         self.num_components = _args.positive_int_arg(num_components, "num_components")
+        super().__init__(latent_dim, **kwargs)
+
+    def build_part(self) -> None:
         shape = [self.num_components, self.latent_dim]
         self.locs = self.add_weight(name="locs", shape=shape,
                                     initializer=keras.initializers.RandomNormal(stddev=1.0))
@@ -115,24 +146,42 @@ class MixturePrior(Prior):
         return {**super().get_config(), "num_components": self.num_components}
 
 
+@_saving.register
 class VampPrior(Prior):
-    """The VampPrior (module docstring); built by the VAE, which owns the encoder.
+    """The VampPrior (module docstring): a mixture of the encoder's ``q_0(z|u_k)`` at
+    ``K`` learned pseudo-inputs ``u_k``. The VAE binds the encoder and the data's shape.
 
     Args:
-      latent_dim: ``L``.
+      latent_dim: ``L`` (``None``: the VAE's).
       num_components: ``K`` pseudo-inputs.
-      event_shape: the data's shape.
-      encode_base: ``x -> q_0(z|x)``.
+      event_shape: the data's shape (``None``: the VAE's).
+      encode_base: ``x -> q_0(z|x)`` (``None``: the VAE's encoder).
       **kwargs: Keras layer arguments.
     """
 
-    def __init__(self, latent_dim: int, num_components: int, event_shape: Sequence[int],
-                 encode_base: Callable, **kwargs: Any):
-        super().__init__(latent_dim, **kwargs)
+    def __init__(self, latent_dim: int | None = None, num_components: int = 10,
+                 event_shape: Sequence[int] | None = None, encode_base: Callable | None = None,
+                 **kwargs: Any):
         self.num_components = _args.positive_int_arg(num_components, "num_components")
+        self.event_shape = None if event_shape is None else tuple(int(d) for d in event_shape)
         self.encode_base = encode_base
+        super().__init__(None, **kwargs)
+        if latent_dim is not None and event_shape is not None and encode_base is not None:
+            self.bind(latent_dim)
+
+    def bind(self, latent_dim, posterior=None, event_shape=None, encode_base=None) -> Prior:
+        if self.event_shape is None:
+            self.event_shape = None if event_shape is None else tuple(event_shape)
+        if self.encode_base is None:
+            self.encode_base = encode_base
+        if self.event_shape is None or self.encode_base is None:
+            raise ValueError("the VampPrior needs the encoder (`encode_base`) and the "
+                             "data's `event_shape`; a VAE gives both.")
+        return super().bind(latent_dim, posterior)
+
+    def build_part(self) -> None:
         self.pseudo_inputs = self.add_weight(
-            name="pseudo_inputs", shape=[self.num_components, *event_shape],
+            name="pseudo_inputs", shape=[self.num_components, *self.event_shape],
             initializer=keras.initializers.RandomUniform(0.0, 1.0))
 
     def distribution(self) -> tfd.Distribution:
@@ -140,26 +189,42 @@ class VampPrior(Prior):
         return tfd.MixtureSameFamily(
             tfd.Categorical(logits=tf.zeros(self.num_components, q0.dtype)), q0)
 
+    def get_config(self) -> dict:
+        # The encoder is the VAE's: bound again on load.
+        return {**super().get_config(), "num_components": self.num_components}
 
+
+@_saving.register
 class FlowPrior(Prior):
     """A RealNVP prior trained jointly (``L >= 2``).
 
     Args:
-      latent_dim: ``L``.
-      flow_layers: couplings.
+      latent_dim: ``L`` (``None``: the VAE's).
+      num_layers: couplings (``flow_layers`` is its deprecated name).
       hidden_units: conditioner widths.
       **kwargs: Keras layer arguments.
     """
 
-    def __init__(self, latent_dim: int, flow_layers: int = 4,
+    def __init__(self, latent_dim: int | None = None, num_layers: int | None = None,
                  hidden_units: Sequence[int] = (64, 64), **kwargs: Any):
+        num_layers = _args.renamed_arg(kwargs, "flow_layers", "num_layers", num_layers,
+                                       "FlowPrior")
+        self.num_layers = _args.positive_int_arg(4 if num_layers is None else num_layers,
+                                                 "num_layers")
+        self.hidden_units = _args.hidden_units_arg(hidden_units)
         super().__init__(latent_dim, **kwargs)
+
+    def build_part(self) -> None:
         if self.latent_dim < 2:
             raise ValueError(f"the flow prior needs `latent_dim` >= 2 (coupling "
-                             f"layers); got {latent_dim}.")
+                             f"layers); got {self.latent_dim}.")
         from tfp_genmodels.flows import RealNVP
-        self.flow = RealNVP(event_shape=(self.latent_dim,), num_layers=flow_layers,
-                            hidden_units=tuple(hidden_units), name="prior_flow")
+        self.flow = RealNVP(event_shape=(self.latent_dim,), num_layers=self.num_layers,
+                            hidden_units=self.hidden_units, name="prior_flow")
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "num_layers": self.num_layers,
+                "hidden_units": list(self.hidden_units)}
 
     def distribution(self) -> tfd.Distribution:
         return self.flow.distribution
@@ -174,20 +239,34 @@ class UniformPrior(Prior):
     (``num_classes=None``) latents: uniform, or with learned logits that start uniform.
 
     Args:
-      latent_dim: ``L``.
+      latent_dim: ``L`` (``None``: the VAE's, and then ``num_classes`` is its
+        posterior's unless given).
       num_classes: ``K``, or ``None`` for Bernoulli latents.
       learned: learn the logits (a categorical prior, not only a uniform one).
       **kwargs: Keras layer arguments.
     """
 
     has_closed_form = True
+    continuous = False
 
-    def __init__(self, latent_dim: int, num_classes: int | None = None, learned: bool = False,
-                 **kwargs: Any):
-        super().__init__(latent_dim, **kwargs)
+    def __init__(self, latent_dim: int | None = None, num_classes: int | None = None,
+                 learned: bool = False, **kwargs: Any):
         self.num_classes = (None if num_classes is None
                             else _args.int_arg(num_classes, "num_classes", minimum=2))
+        self._classes_given = num_classes is not None or latent_dim is not None
         self.learned = bool(learned)
+        super().__init__(latent_dim, **kwargs)
+
+    def bind(self, latent_dim, posterior=None, event_shape=None, encode_base=None) -> Prior:
+        classes = getattr(posterior, "num_classes", None)
+        if posterior is not None and self.latent_dim is None and not self._classes_given:
+            self.num_classes = classes
+        if posterior is not None and posterior.is_discrete and classes != self.num_classes:
+            raise ValueError(f"`prior` has num_classes={self.num_classes} but the posterior "
+                             f"has {classes}.")
+        return super().bind(latent_dim, posterior)
+
+    def build_part(self) -> None:
         shape = [self.latent_dim] + ([] if self.num_classes is None else [self.num_classes])
         self.logits = self.add_weight(name="logits", shape=shape, initializer="zeros",
                                       trainable=self.learned)
@@ -255,34 +334,3 @@ def is_standard_normal(dist: tfd.Distribution, latent_dim: int) -> bool:
         return False
     return (tuple(dist.event_shape) == (latent_dim,) and mean.shape == (latent_dim,)
             and np.allclose(mean, 0.0) and np.allclose(cov, np.eye(latent_dim)))
-
-
-def make_prior(spec: str | Prior, latent_dim: int, posterior, num_components: int = 10,
-               event_shape: Sequence[int] | None = None, encode_base: Callable | None = None,
-               name: str = "prior") -> Prior:
-    """The prior for the VAE's ``prior=`` argument, checked against the posterior:
-    an instance is used as it is, a name from :data:`PRIORS` is built."""
-    discrete = posterior.is_discrete
-    if isinstance(spec, Prior):
-        return spec
-    if not isinstance(spec, str) or spec not in PRIORS:
-        raise ValueError(f"`prior` must be one of {PRIORS} or a tfp_genmodels.vae.Prior "
-                         f"instance; got {spec!r}.")
-    if discrete != (spec in ("uniform", "learned")):
-        allowed = ("uniform", "learned") if discrete else PRIORS[:4]
-        raise ValueError(f"`prior`={spec!r} does not fit a "
-                         f"{'discrete' if discrete else 'continuous'} posterior "
-                         f"({type(posterior).__name__}); use one of {allowed}.")
-    if spec in ("uniform", "learned"):
-        return UniformPrior(latent_dim, num_classes=getattr(posterior, "num_classes", None),
-                            learned=spec == "learned", name=name)
-    if spec == "normal":
-        return StandardNormalPrior(latent_dim, name=name)
-    if spec == "mixture":
-        return MixturePrior(latent_dim, num_components, name=name)
-    if spec == "vamp":
-        if encode_base is None or event_shape is None:
-            raise ValueError("the VampPrior needs the encoder (`encode_base`) and the "
-                             "data's `event_shape`.")
-        return VampPrior(latent_dim, num_components, event_shape, encode_base, name=name)
-    return FlowPrior(latent_dim, name=name)

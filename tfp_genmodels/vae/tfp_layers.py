@@ -19,12 +19,21 @@ and weight.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
+from collections.abc import Iterator
 from typing import Any
 
 import tensorflow_probability as tfp
 
 from tfp_genmodels import _saving
 from tfp_genmodels._keras import keras
+from tfp_genmodels.vae.priors import (
+    DistributionPrior,
+    Prior,
+    StandardNormalPrior,
+    is_standard_normal,
+)
 
 tfd, tfpl = tfp.distributions, tfp.layers
 
@@ -56,6 +65,45 @@ def regularizer_prior_and_weight(reg: tfpl.KLDivergenceRegularizer
                                  ) -> tuple[tfd.Distribution, float]:
     """The regulariser's prior ``p(z)`` and weight (TFP keeps them private)."""
     return reg._distribution_b, float(reg._weight)  # noqa: SLF001
+
+
+def regularizer_prior_and_beta(encoder, latent_dim: int, prior, beta
+                               ) -> tuple[Prior | Any, float | None]:
+    """``(prior, beta)`` for a VAE whose encoder may end in a distribution layer with a
+    ``KLDivergenceRegularizer``: the regulariser's prior (as a :class:`Prior`) and
+    weight, refusing a ``prior`` or a different ``beta`` given beside it; else the
+    arguments as they are."""
+    layer = distribution_layer(encoder)
+    reg = kl_regularizer(layer) if layer is not None else None
+    if reg is None:
+        return prior, beta
+    reg_prior, weight = regularizer_prior_and_weight(reg)
+    if prior is not None or (beta is not None and beta != weight):
+        raise ValueError("the encoder's KLDivergenceRegularizer already sets the prior "
+                         f"and beta (weight={weight}); leave `prior` and `beta` unset, "
+                         "or drop the regularizer and pass them to the VAE.")
+    prior = (StandardNormalPrior(latent_dim, name="prior")
+             if is_standard_normal(reg_prior, latent_dim)
+             else DistributionPrior(reg_prior, name="prior"))
+    return prior, weight
+
+
+@contextlib.contextmanager
+def without_head_lambda_warnings(*nets) -> Iterator[None]:
+    """Runs the block without Keras' "lambda ... safe_mode=False" warnings about the
+    trailing ``tfp.layers`` distribution layers of ``nets``: their lambdas are not what
+    a ``.keras`` file holds (:func:`portable_config` writes a :class:`DistributionHead`
+    in their place), so those warnings would be wrong. Every other warning (a user's
+    own ``Lambda`` layer) is kept."""
+    markers = [f"{type(layer).__name__}.new(" for layer in map(distribution_layer, nets)
+               if layer is not None]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        if not any(marker in str(warning.message) for marker in markers):
+            warnings.warn_explicit(warning.message, warning.category, warning.filename,
+                                   warning.lineno)
 
 
 def _convert_name(layer) -> str:
