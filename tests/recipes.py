@@ -62,7 +62,7 @@ IMAGE_RECIPES = sorted(n for n in RECIPES if is_image(n))
 
 #: The smallest depth of each recipe, where it differs from two layers (vectors)
 #: or one scale of one layer (images).
-SMALLEST = {"ffjord": {"num_blocks": 1}}
+SMALLEST = {"ffjord": {"num_layers": 1}}
 
 
 def tiny(name: str, **kwargs) -> flows.FlowModel:

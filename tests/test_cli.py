@@ -116,7 +116,7 @@ def test_train_sample_and_export_a_continuous_flow(tmp_path, capsys):
     (["train", "--data", "moons"], "the following arguments are required: --out"),
     (["sample", "--run", "/nonexistent/run"], "config.json does not exist"),
     (["train", "--model", "glow", "--data", "moons", "--out", "x"], "needs image data"),
-    (["train", "--model", "ffjord", "--num-layers", "2", "--out", "x"], "--num-blocks"),
+    (["train", "--model", "ffjord", "--trace", "nope", "--out", "x"], "invalid choice: 'nope'"),
 ])
 def test_bad_options_give_one_line_errors(argv, message, capsys):
     try:
@@ -126,6 +126,22 @@ def test_bad_options_give_one_line_errors(argv, message, capsys):
     err = capsys.readouterr().err
     assert status == 2
     assert message in err and err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def test_a_cnf_depth_is_num_layers_and_the_old_name_warns():
+    """0.1 called a CNF's depth --num-blocks (num_blocks in config.json); 0.2 calls every
+    recipe's depth --num-layers, and the old spellings still work."""
+    from tfp_genmodels.cli import parser, runs
+
+    with pytest.warns(DeprecationWarning, match="--num-blocks is deprecated; call it "
+                                                "--num-layers"):
+        args = parser.parse_args(["train", "--model", "ffjord", "--num-blocks", "2",
+                                  "--out", "x"])
+    assert args.num_layers == 2
+    dataset = runs.Dataset(*[np.zeros((4, 2), np.float32)] * 3, None, None, None)
+    assert runs.run_config(args, dataset)["num_layers"] == 2
+    old = {"num_blocks": 3, "num_layers": None, "trace": "exact"}
+    assert parser.upgrade_keys(old) == {"num_layers": 3, "trace": "exact"}
 
 
 def test_help_documents_every_option():

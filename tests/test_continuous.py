@@ -70,7 +70,7 @@ def test_function_evaluations_are_counted_and_logged():
     tight.log_prob(X[:16])
     loose.log_prob(X[:16])
     assert 0 < int(loose.num_function_evaluations) < int(tight.num_function_evaluations)
-    blocks = _cnf(num_blocks=2, atol=1e-3, rtol=1e-3)
+    blocks = _cnf(num_layers=2, atol=1e-3, rtol=1e-3)
     blocks.log_prob(X[:16])
     assert int(blocks.num_function_evaluations) > int(loose.num_function_evaluations)
     loose.compile(optimizer=keras.optimizers.Adam(1e-3))

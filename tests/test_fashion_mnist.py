@@ -79,7 +79,7 @@ def _fake_dataset_dir(tmp_path):
 def test_search_order_keras_cache_then_debian_then_download(tmp_path, monkeypatch):
     home, debian = tmp_path / "home", tmp_path / "debian"
     monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setattr(data, "FASHION_MNIST_DEBIAN_DIR", str(debian))
+    monkeypatch.setattr(data.mnist, "FASHION_MNIST_DEBIAN_DIR", str(debian))
 
     def offline():
         raise OSError("no network")

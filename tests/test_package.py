@@ -12,8 +12,27 @@ def test_import_is_lazy_and_prints_nothing():
             "print(tfp_genmodels.__version__)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
-    assert out.stdout.strip() == "0.1.0"
+    assert out.stdout.strip() == _declared_version() == "0.2.0"
     assert out.stderr == ""
+
+
+def _declared_version() -> str:
+    """The version setup.cfg declares (the package's must be the same)."""
+    import configparser
+    import os
+
+    config = configparser.ConfigParser()
+    config.read(os.path.join(os.path.dirname(os.path.dirname(__file__)), "setup.cfg"))
+    return config["metadata"]["version"]
+
+
+def test_the_changelog_records_this_version():
+    import os
+
+    with open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "CHANGELOG.md"),
+              encoding="utf-8") as f:
+        changelog = f.read()
+    assert f"## [{_declared_version()}]" in changelog
 
 
 def test_public_bijector_api():

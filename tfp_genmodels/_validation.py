@@ -25,6 +25,21 @@ from tfp_genmodels._args import (  # noqa: F401
 #: What a parameter accepts: anything ``tf.convert_to_tensor`` takes.
 TensorLike = tf.Tensor | tf.Variable | np.ndarray | float | Sequence[float]
 
+#: The messages of the run-time checks below, as put into graphs (and the names of
+#: their ``ensure_shape`` ops) -> the message: a failed check inside ``fit``,
+#: ``evaluate`` or ``predict`` is recognised by its own message
+#: (``_training.inputs``), not by parsing TensorFlow's error text.
+RUNTIME_CHECKS: dict[str, str] = {}
+
+
+def runtime_message(message: str, op_name: str | None = None) -> str:
+    """Registers ``message`` (and the op ``op_name`` that may fail with it) as one of our
+    run-time checks; returns ``message``."""
+    RUNTIME_CHECKS[message] = message
+    if op_name is not None:
+        RUNTIME_CHECKS[op_name] = message
+    return message
+
 
 def event_shape_arg(event_shape: Sequence[int] | tf.TensorShape,
                     name: str = "event_shape",
@@ -104,12 +119,14 @@ def assert_event_shape(x: tf.Tensor, event_shape: Sequence[int], name: str = "x"
     ok = tf.logical_and(
         tf.equal(tf.size(x), tf.reduce_prod(shape[:-k]) * int(np.prod(event_shape))),
         tf.reduce_all(tf.equal(shape[-k:], list(event_shape))))
-    message = (f"`{name}` must have trailing (event) shape {tuple(event_shape)}; got shape")
+    message = runtime_message(
+        f"`{name}` must have trailing (event) shape {tuple(event_shape)}; got shape",
+        op_name=f"check_{name}_event_shape")
     with tf.control_dependencies([tf.debugging.Assert(ok, [message, shape])]):
         x = tf.identity(x)
     if x.shape.rank is not None:
         # The op's name carries the argument's name into the error message
-        # (`_training.input_errors_as_value_errors` reads it back).
+        # (registered above, so that fit can name the argument).
         x = tf.ensure_shape(x, [None] * (x.shape.rank - k) + list(event_shape),
                             name=f"check_{name}_event_shape")
     return x
@@ -144,8 +161,8 @@ def checked_input(x, event_shape: Sequence[int], name: str, finite: bool = True,
 
 def assert_finite(x: tf.Tensor, name: str = "x") -> tf.Tensor:
     """``x``, after a check that it holds no NaN or inf (``InvalidArgumentError``)."""
-    return tf.debugging.assert_all_finite(
-        x, f"`{name}` must be finite; it holds NaN or inf (drop or impute those rows).")
+    return tf.debugging.assert_all_finite(x, runtime_message(
+        f"`{name}` must be finite; it holds NaN or inf (drop or impute those rows)."))
 
 
 def assert_in_range(x: tf.Tensor, low: float, high: float, message: str) -> tf.Tensor:
@@ -156,6 +173,7 @@ def assert_in_range(x: tf.Tensor, low: float, high: float, message: str) -> tf.T
     non-finite policy) instead of a plausible wrong number.
     """
     low, high = tf.cast(low, x.dtype), tf.cast(high, x.dtype)
+    runtime_message(message)
     with tf.control_dependencies([
             tf.debugging.assert_greater_equal(x, low, message=message),
             tf.debugging.assert_less_equal(x, high, message=message)]):
@@ -196,6 +214,7 @@ def assert_support(x: tf.Tensor, ok: tf.Tensor, message: str, finite: bool = Tru
             raise ValueError(f"{message}; got {int(tf.size(bad))} value(s) outside it, "
                              f"e.g. {shown}.")
         return x
+    runtime_message(message)
     with tf.control_dependencies([tf.debugging.Assert(
             tf.reduce_all(ok), [message + "; got values outside it, e.g.", bad[:5]],
             summarize=5)]):
@@ -240,6 +259,7 @@ def assert_context_batch(x: tf.Tensor, event_ndims: int, context: tf.Tensor,
                    lambda: tf.reduce_all(tf.equal(c_batch, x_batch)),
                    lambda: tf.constant(False))
     ok = tf.logical_or(tf.equal(tf.size(c_batch), 0), same)
+    runtime_message(message)
     with tf.control_dependencies([tf.debugging.Assert(
             ok, [message + "; got batch shapes (x, context)", x_batch, c_batch])]):
         return tf.identity(context)

@@ -22,9 +22,9 @@ MODELS: tuple[str, ...] = (*_registry.FLOW_RECIPES, "vae")
 IMAGE_DATASETS: tuple[str, ...] = ("digits", "mnist", "fashion_mnist")
 DATASETS: tuple[str, ...] = data.TOY_DENSITIES + IMAGE_DATASETS
 
-#: 0.1.0's option names (as ``train_args.json`` and ``config.json`` keys) -> their
-#: names now: 0.1.0 called the scales "levels".
-RENAMED_KEYS: dict[str, str] = {"num_levels": "num_scales"}
+#: 0.1's option names (as ``train_args.json`` and ``config.json`` keys) -> their
+#: names now: 0.1.0 called the scales "levels", and 0.1 a CNF's depth "blocks".
+RENAMED_KEYS: dict[str, str] = {"num_levels": "num_scales", "num_blocks": "num_layers"}
 #: The same renames as command-line options (``--num-levels`` -> ``--num-scales``).
 RENAMED_OPTIONS: dict[str, str] = {f"--{old.replace('_', '-')}": f"--{new.replace('_', '-')}"
                                    for old, new in RENAMED_KEYS.items()}
@@ -33,7 +33,12 @@ RENAMED_OPTIONS: dict[str, str] = {f"--{old.replace('_', '-')}": f"--{new.replac
 def upgrade_keys(options: dict[str, Any]) -> dict[str, Any]:
     """``options`` (a saved run's config or training arguments) with 0.1.0's key names
     replaced by today's (:data:`RENAMED_KEYS`)."""
-    return {RENAMED_KEYS.get(k, k): v for k, v in options.items()}
+    upgraded: dict[str, Any] = {}
+    for key, value in options.items():
+        new = RENAMED_KEYS.get(key, key)
+        if value is not None or upgraded.get(new) is None:
+            upgraded[new] = value
+    return upgraded
 
 
 class _Parser(argparse.ArgumentParser):
@@ -102,9 +107,10 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--batch-size", type=positive_int, default=256, help="[%(default)s]")
     t.add_argument("--learning-rate", type=positive_float, default=1e-3,
                    help="Adam's step size [%(default)s]")
-    t.add_argument("--num-layers", type=positive_int, default=None,
+    t.add_argument("--num-layers", "--num-blocks", dest="num_layers", type=positive_int,
+                   default=None,
                    help="the recipe's num_layers: couplings / MADE layers (image flows: "
-                        "flow steps per scale) [recipe default]")
+                        "flow steps per scale; ffjord: CNF blocks) [recipe default]")
     t.add_argument("--num-scales", "--num-levels", dest="num_scales", type=positive_int,
                    default=None,
                    help="image flows' num_scales (Glow's levels); --num-levels is its "
@@ -134,8 +140,6 @@ def _add_train_parser(sub: argparse._SubParsersAction) -> None:
                    help="Keras verbosity: 1 progress bar, 2 one line per epoch "
                         "[%(default)s]")
     c = t.add_argument_group("continuous-flow options (--model ffjord)")
-    c.add_argument("--num-blocks", type=positive_int, default=1,
-                   help="CNF blocks in the chain [%(default)s]")
     c.add_argument("--trace", choices=_registry.CNF_TRACES, default=None,
                    help="exact trace or Hutchinson's estimate [exact up to 16 dimensions]")
     c.add_argument("--tolerance", type=positive_float, default=1e-5,

@@ -92,10 +92,8 @@ def run_config(args: argparse.Namespace, dataset: Dataset) -> dict[str, Any]:
                    [int(np.prod(dataset.train.shape[1:]))])
     common = {**common, "event_shape": event_shape, "flatten": image and not multiscale}
     if args.model == "ffjord":
-        if args.num_layers is not None:
-            raise CLIError("--model ffjord has no --num-layers; its depth is --num-blocks "
-                           "(and --hidden-units, the dynamics network).")
-        return {**common, "num_blocks": args.num_blocks, "trace": args.trace,
+        return {**common, "num_layers": args.num_layers or 1,
+                "trace": args.trace,
                 "atol": args.tolerance, "rtol": args.tolerance,
                 "kinetic_energy": args.kinetic_energy, "jacobian_norm": args.jacobian_norm}
     return {**common, "num_layers": args.num_layers, "num_scales": args.num_scales}
@@ -111,16 +109,20 @@ def _build_vae(config: dict[str, Any]) -> Any:
     scale = 1.0 if levels is None or likelihood == "bernoulli" else 1.0 / (levels - 1)
     hidden = tuple(config["hidden_units"])
     latent, classes = config["latent_dim"], config.get("num_classes")
-    code_size = latent * classes if config["posterior"] == "categorical" else latent
+    posterior, estimator = config["posterior"], config.get("estimator")
+    code_size = latent * classes if posterior == "categorical" else latent
+    if posterior == "categorical":
+        posterior = vae.CategoricalPosterior(num_classes=classes, name="posterior")
+    if estimator in ("gumbel_softmax", "straight_through"):
+        estimator = vae.GumbelSoftmax(config.get("temperature", 1.0),
+                                      hard=estimator == "straight_through", name="estimator")
     return vae.VAE(latent, mlp_encoder(config["event_shape"], hidden, scale),
                    mlp_decoder(code_size, hidden[::-1]), likelihood=likelihood,
                    pixel_levels=levels if likelihood == "categorical" else None,
-                   posterior=config["posterior"], prior=config["prior"],
+                   posterior=posterior, prior=config["prior"], estimator=estimator,
                    beta=config["beta"], kl_warmup_steps=config["kl_warmup_steps"],
                    free_bits=config["free_bits"], objective=config["objective"],
-                   num_samples=config["num_samples"], num_classes=classes,
-                   estimator=config.get("estimator"),
-                   temperature=config.get("temperature", 1.0))
+                   num_samples=config["num_samples"])
 
 
 def build_model(config: dict[str, Any]) -> Any:
@@ -141,8 +143,8 @@ def build_model(config: dict[str, Any]) -> Any:
     if config["model"] == "glow":
         kwargs["seed"] = config["seed"]
     if config["model"] == "ffjord":
-        kwargs.update({k: config[k] for k in ("num_blocks", "trace", "atol", "rtol",
-                                              "kinetic_energy", "jacobian_norm")})
+        kwargs.update({k: config[k] for k in ("trace", "atol", "rtol", "kinetic_energy",
+                                              "jacobian_norm")})
     return flows.RECIPES[config["model"]](**kwargs)
 
 

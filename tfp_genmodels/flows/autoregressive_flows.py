@@ -49,9 +49,9 @@ class BoundedShiftAndLogScale(keras.layers.Layer):
 
     TFP's ``shift_and_log_scale_fn`` contract (a tuple is taken as is);
     ``conditional_input`` goes to the MADE. The clamp bounds each layer's
-    scale to ``(e^-clamp, e^clamp)`` as in :class:`AffineCoupling`: an
-    unbounded log-scale let one MAF run of ``bench/toy2d.py`` diverge (a
-    test NLL of 1e11 nats on the unequal Gaussian mixture).
+    scale to ``(e^-clamp, e^clamp)`` as in :class:`AffineCoupling`: with an
+    unbounded log-scale MAF can diverge (``docs/benchmarks.md``, "Design
+    choices").
     """
 
     def __init__(self, made: tfb.AutoregressiveNetwork, log_scale_clamp: float, **kwargs):

@@ -98,10 +98,8 @@ class RealNVP(_VectorCouplingFlow):
       between them a reversal permutation (default, as with ``tfb.RealNVP``),
       an LU-factored ``InvertibleLinear`` (``permutation="linear"``), or
       nothing (``"none"``: the masks alternate instead). The learned LU mixing
-      is less stable: on two moons (6 layers, Adam 2e-3, 30 epochs, seeds
-      0-2) it ended at validation NLL 2.65 / 2.36 / 2.40 with loss spikes up to
-      16 nats, the reversal at 1.76 / 1.81 / 1.88 without spikes (an
-      optimizer ``clipnorm`` tames the LU variant).
+      is less stable (loss spikes; an optimizer ``clipnorm`` tames it), so the
+      reversal is the default (``docs/benchmarks.md``, "Design choices").
     * Images ``(H, W, C)``: the multi-scale architecture of the paper:
       per scale ``num_layers`` (default 3) checkerboard couplings, squeeze,
       ``num_layers`` channel couplings, factor out half the channels; the
@@ -222,13 +220,12 @@ class NeuralSplineFlow(_VectorCouplingFlow):
     Each coupling's spline is followed by a conditional affine map
     (``affine=True``, see :class:`~tfp_genmodels.bijectors.SplineCoupling`):
     the spline alone is the identity outside ``[-bound, bound]`` and cannot
-    change the scale of data beyond it. On Neal's funnel (x2 spreading far
-    past 5) ``bench/toy2d.py`` measured a KL gap of 1.37 nats for the plain
-    spline and for TFP's, against about 0 with the affine map.
+    change the scale of data beyond it (on Neal's funnel the plain spline, and
+    TFP's, miss its tails; the affine map fixes that).
 
     ``permutation="linear"`` puts an LU-factored ``InvertibleLinear`` there
-    instead (the paper's choice on images); on two moons the reversal ended
-    lower (validation NLL 1.735 / 1.743 against 1.809 / 1.807, seeds 0-1).
+    instead (the paper's choice on images); on 2-D data the reversal does
+    better. Both measurements: ``docs/benchmarks.md``, "Design choices".
 
     References:
       Durkan, Bekasov, Murray & Papamakarios. Neural Spline Flows. 2019.

@@ -165,6 +165,13 @@ class FlowModel(_saving.SavesAllVariables, _training.CheckedModel, keras.Model):
                                       finite=finite and self.pixels is None)
         return x if self.pixels is None else self.pixels.assert_values(x, "x")
 
+    def check_inputs(self, x, context=None, finite: bool = True) -> None:
+        """Checks data as every call does (shape, pixel range, finiteness, context)."""
+        x = self._check_x(x, finite)
+        context = self._check_context(context)
+        if context is not None:
+            _validation.assert_context_batch(x, len(self.event_shape), context)
+
     def log_prob(self, x, context=None, seed=None, finite: bool = True) -> tf.Tensor:
         """Per-example log density of ``x`` in nats.
 

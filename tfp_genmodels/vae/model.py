@@ -226,6 +226,10 @@ class VAE(VAESteps, VAEConfig, _saving.SavesAllVariables, _training.CheckedModel
                 x, len(self.event_shape), self._checked_context(context))
         return x, context
 
+    def check_inputs(self, x, context=None, finite: bool = True) -> None:
+        """Checks data as every call does (shape, the likelihood's support, context)."""
+        self._checked(x, context, finite)
+
     def _checked_context(self, context):
         return _validation.checked_input(context, self.context_shape, "context",
                                          dtype=self.vae_dtype)
@@ -297,18 +301,15 @@ class VAE(VAESteps, VAEConfig, _saving.SavesAllVariables, _training.CheckedModel
         x_tiled = self.likelihood.check_distribution_support(dist, x_tiled, finite=False)
         return tf.reshape(dist.log_prob(x_tiled), [s, b])
 
-    def _problem(self, x, context, beta, features=None):
-        """``(estimators.Problem, closed-form KL or None)`` for the batch: what an
-        estimator needs, as callables and tensors (module docstring)."""
-        features = self._features(x, context) if features is None else features
-        closed = self.posterior.kl_divergence(features, self.prior)
+    def _problem(self, x, context, beta, features, exact_kl: bool = True) -> E.Problem:
+        """What an estimator needs for the batch, as callables and tensors."""
         inputs = tf.reshape(x, [tf.shape(x)[0], -1])
         if context is not None:
             inputs = tf.concat([inputs, tf.cast(context, inputs.dtype)], -1)
         step = self.optimizer.iterations if self.optimizer is not None else 0
         return E.Problem(self.posterior, features,
                          lambda z: self.log_px_z(x, z, context), self.prior.log_prob,
-                         beta, closed is not None, inputs, step), closed
+                         beta, exact_kl, inputs, step)
 
     # -- bounds ---------------------------------------------------------------------
     def terms(self, x: TensorLike, num_samples: int = 1, context: TensorLike | None = None,
@@ -320,11 +321,12 @@ class VAE(VAESteps, VAEConfig, _saving.SavesAllVariables, _training.CheckedModel
         return self._terms(x, context, num_samples, seed)
 
     def _terms(self, x, context, num_samples, seed=None) -> Terms:
-        problem, closed = self._problem(x, context, beta=1.0)
-        draws = E.exact_draws(problem, num_samples, seed)
+        features = self._features(x, context)
+        draws = E.exact_draws(self._problem(x, context, 1.0, features), num_samples, seed)
+        closed = self.posterior.kl_divergence(features, self.prior)
         kl, kl_dims = bounds.kl_terms(closed, draws.log_q, draws.log_p_z)
         return Terms(draws.z, draws.log_px_z, draws.log_p_z, draws.log_q, kl, kl_dims,
-                     problem.features)
+                     features)
 
     def elbo(self, x, num_samples: int = 1, bits_per_dim: bool = False, seed=None,
              context=None) -> tf.Tensor:

@@ -119,8 +119,8 @@ def _instance(spec, what: str, base: type, options: dict) -> Any:
         raise ValueError(f"{sorted(options)} are options of a named {what}; an instance "
                          f"carries its own (got a {type(spec).__name__}).")
     if not isinstance(spec, base):
-        raise TypeError(f"`{what}` must be a name or a tfp_genmodels.vae.{base.__name__} "
-                        f"instance; got {type(spec).__name__}.")
+        raise ValueError(f"`{what}` must be a name or a tfp_genmodels.vae.{base.__name__} "
+                         f"instance; got {type(spec).__name__}.")
     return spec
 
 
@@ -133,6 +133,10 @@ def resolve_posterior(spec: str | Posterior | None, latent_dim: int,
         if "num_classes" in options and spec not in ("categorical", "bernoulli"):
             raise ValueError("`num_classes` is for posterior='categorical'; got "
                              f"posterior={spec!r}.")
+        if spec == "categorical" and "num_classes" not in options:
+            raise ValueError("posterior='categorical' needs `num_classes` (K classes for each "
+                             "of the `latent_dim` latents): pass "
+                             "posterior=vae.CategoricalPosterior(num_classes=K).")
         posterior = _named(POSTERIOR_TABLE, POSTERIORS, spec, "posterior", Posterior, options)
     else:
         posterior = _instance(spec, "posterior", Posterior, options)

@@ -16,7 +16,6 @@ import tensorflow as tf
 from tfp_genmodels import _training
 from tfp_genmodels._keras import keras
 from tfp_genmodels.vae import bounds
-from tfp_genmodels.vae import estimators as E
 
 
 class VAESteps:
@@ -44,16 +43,24 @@ class VAESteps:
         evaluation always uses exact draws."""
         x, context = self._checked(x, context, finite)
         mean = lambda v: _training.weighted_mean(v, sample_weight)  # noqa: E731
-        problem, closed = self._problem(x, context, beta)
-        est = (self.estimator.terms(problem, self.num_samples) if training
-               else E.exact_draws(problem, self.num_samples))
+        surrogate = aux_loss = 0.0
+        if training:
+            # The closed-form KL once per step: the estimator needs to know it exists.
+            features = self._features(x, context)
+            closed = self.posterior.kl_divergence(features, self.prior)
+            est = self.estimator.terms(
+                self._problem(x, context, beta, features, closed is not None), self.num_samples)
+            surrogate, aux_loss = mean(est.surrogate), est.aux_loss
+        else:
+            t = self._terms(x, context, self.num_samples)
+            est, closed = t, (t.kl, t.kl_per_latent)
         kl, kl_dims = bounds.kl_terms(closed, est.log_q, est.log_p_z)
         loss = bounds.training_loss(self.objective, est.log_px_z, est.log_p_z, est.log_q, kl,
                                     kl_dims, beta, self.free_bits, self.latent_dim, mean)
         reconstruction = -tf.reduce_mean(est.log_px_z, axis=0)          # [B]
         values = {"loss": loss, "reconstruction": mean(reconstruction),
                   "kl": mean(kl), "elbo": -mean(reconstruction + kl)}
-        return loss - mean(est.surrogate) + est.aux_loss, values
+        return loss - surrogate + aux_loss, values
 
     def _update(self, values, size):
         # Each batch mean counts by its size (its total weight), so an epoch's figure is
