@@ -66,37 +66,47 @@ def load_dataset(name: str, num_train: int, seed: int, mnist_path: str | None,
                    images.event_shape, images.test.y)
 
 
+def _vae_options(args: argparse.Namespace, image: bool) -> dict[str, Any]:
+    if (args.posterior == "categorical") != (args.num_classes is not None):
+        raise CLIError("--posterior categorical needs --num-classes K (num_classes: the "
+                       "classes of each latent), and --num-classes is for it alone.")
+    return {"likelihood": ("gaussian" if not image else
+                           "bernoulli" if args.data in BINARISED_DATASETS else "categorical"),
+            "latent_dim": args.latent_dim, "posterior": args.posterior,
+            "prior": args.prior, "beta": args.beta,
+            "kl_warmup_steps": args.kl_warmup_steps, "free_bits": args.free_bits,
+            "objective": args.objective, "num_samples": args.num_samples,
+            "num_classes": args.num_classes, "estimator": args.estimator,
+            "temperature": args.temperature}
+
+
+def _cnf_options(args: argparse.Namespace, image: bool) -> dict[str, Any]:
+    return {"num_layers": args.num_layers or 1, "trace": args.trace,
+            "atol": args.tolerance, "rtol": args.tolerance,
+            "kinetic_energy": args.kinetic_energy, "jacobian_norm": args.jacobian_norm}
+
+
+def _flow_options(args: argparse.Namespace, image: bool) -> dict[str, Any]:
+    return {"num_layers": args.num_layers, "num_scales": args.num_scales}
+
+
+#: A model's options in a run's config, by ``--model`` (flow recipes by default).
+MODEL_OPTIONS: dict[str, Any] = {"vae": _vae_options, "ffjord": _cnf_options}
+
+
 def run_config(args: argparse.Namespace, dataset: Dataset) -> dict[str, Any]:
     """The JSON-serialisable description of a run that :func:`build_model` builds."""
     image = dataset.image_shape is not None
     if args.model in _registry.IMAGE_ONLY_RECIPES and not image:
         raise CLIError(f"--model {args.model} needs image data; got --data {args.data}.")
-    common = {"model": args.model, "data": args.data, "seed": args.seed,
-              "pixel_levels": dataset.pixel_levels, "hidden_units": list(args.hidden_units)}
-    if args.model == "vae":
-        if (args.posterior == "categorical") != (args.num_classes is not None):
-            raise CLIError("--posterior categorical needs --num-classes K (num_classes: the "
-                           "classes of each latent), and --num-classes is for it alone.")
-        return {**common, "event_shape": list(dataset.train.shape[1:]), "flatten": False,
-                "likelihood": ("gaussian" if not image else
-                               "bernoulli" if args.data in BINARISED_DATASETS
-                               else "categorical"),
-                "latent_dim": args.latent_dim, "posterior": args.posterior,
-                "prior": args.prior, "beta": args.beta,
-                "kl_warmup_steps": args.kl_warmup_steps, "free_bits": args.free_bits,
-                "objective": args.objective, "num_samples": args.num_samples,
-                "num_classes": args.num_classes, "estimator": args.estimator,
-                "temperature": args.temperature}
     multiscale = image and args.model in _registry.MULTISCALE_RECIPES
-    event_shape = (list(dataset.image_shape) if multiscale else
-                   [int(np.prod(dataset.train.shape[1:]))])
-    common = {**common, "event_shape": event_shape, "flatten": image and not multiscale}
-    if args.model == "ffjord":
-        return {**common, "num_layers": args.num_layers or 1,
-                "trace": args.trace,
-                "atol": args.tolerance, "rtol": args.tolerance,
-                "kinetic_energy": args.kinetic_energy, "jacobian_norm": args.jacobian_norm}
-    return {**common, "num_layers": args.num_layers, "num_scales": args.num_scales}
+    flat = args.model != "vae" and not multiscale
+    event_shape = ([int(np.prod(dataset.train.shape[1:]))] if flat
+                   else list(dataset.train.shape[1:]))
+    common = {"model": args.model, "data": args.data, "seed": args.seed,
+              "pixel_levels": dataset.pixel_levels, "hidden_units": list(args.hidden_units),
+              "event_shape": event_shape, "flatten": image and flat}
+    return {**common, **MODEL_OPTIONS.get(args.model, _flow_options)(args, image)}
 
 
 def _build_vae(config: dict[str, Any]) -> Any:
@@ -125,13 +135,10 @@ def _build_vae(config: dict[str, Any]) -> Any:
                    num_samples=config["num_samples"])
 
 
-def build_model(config: dict[str, Any]) -> Any:
-    """A new (untrained) model from a :func:`run_config` (or an upgraded 0.1.0
-    ``config.json``, :func:`~tfp_genmodels.cli.parser.upgrade_keys`)."""
+def _build_flow(config: dict[str, Any]) -> Any:
+    """A flow recipe of :data:`tfp_genmodels.flows.RECIPES`."""
     from tfp_genmodels import flows
 
-    if config["model"] == "vae":
-        return _build_vae(config)
     kwargs: dict[str, Any] = {"event_shape": tuple(config["event_shape"]),
                               "hidden_units": tuple(config["hidden_units"])}
     if config["pixel_levels"] is not None:
@@ -146,6 +153,17 @@ def build_model(config: dict[str, Any]) -> Any:
         kwargs.update({k: config[k] for k in ("trace", "atol", "rtol", "kinetic_energy",
                                               "jacobian_norm")})
     return flows.RECIPES[config["model"]](**kwargs)
+
+
+#: The CLI's models: ``--model`` -> the builder of a run's config.
+BUILDERS: dict[str, Any] = {**{name: _build_flow for name in _registry.FLOW_RECIPES},
+                            "vae": _build_vae}
+
+
+def build_model(config: dict[str, Any]) -> Any:
+    """A new (untrained) model from a :func:`run_config` (or an upgraded 0.1.0
+    ``config.json``, :func:`~tfp_genmodels.cli.parser.upgrade_keys`)."""
+    return BUILDERS[config["model"]](config)
 
 
 def save_model(model: Any, run: str) -> None:

@@ -38,7 +38,7 @@ from tfp_genmodels._keras import keras
 from tfp_genmodels._registry import OBJECTIVES
 from tfp_genmodels._validation import TensorLike
 from tfp_genmodels.bijectors.dequantize import bits_per_dim as _bits_per_dim
-from tfp_genmodels.vae import bounds, parts, tfp_layers
+from tfp_genmodels.vae import bounds, networks, parts, tfp_layers
 from tfp_genmodels.vae import estimators as E
 from tfp_genmodels.vae.bounds import Terms
 from tfp_genmodels.vae.config import VAEConfig
@@ -138,7 +138,7 @@ class VAE(VAESteps, VAEConfig, _saving.SavesAllVariables, _training.CheckedModel
                                   _validation.event_shape_arg(context_shape, "context_shape"))
             if self.context_shape is not None and len(self.context_shape) != 1:
                 raise ValueError(f"`context_shape` must be (C,); got {self.context_shape}.")
-            self.event_shape = self._event_shape(event_shape, encoder)
+            self.event_shape = networks.data_event_shape(event_shape, encoder)
             self.num_dims = int(np.prod(self.event_shape))
             self.kl_warmup_steps = _validation.nonnegative_int_arg(
                 kl_warmup_steps, "kl_warmup_steps")
@@ -204,18 +204,6 @@ class VAE(VAESteps, VAEConfig, _saving.SavesAllVariables, _training.CheckedModel
                 terms.features, self.prior) is None:
             raise ValueError("the relaxed estimators need a closed-form KL: a "
                              "categorical / Bernoulli prior ('uniform' or 'learned').")
-
-    @staticmethod
-    def _event_shape(event_shape, encoder) -> tuple[int, ...]:
-        if event_shape is not None:
-            return _validation.event_shape_arg(event_shape)
-        shape = getattr(encoder, "input_shape", None)
-        if isinstance(shape, list) and shape:
-            shape = shape[0]  # a conditional encoder's [x, c]
-        if shape is None or None in tuple(shape)[1:]:
-            raise ValueError("`event_shape` is required when the encoder has no known input "
-                             f"shape (give it an Input layer); got encoder input shape {shape}.")
-        return tuple(int(d) for d in tuple(shape)[1:])
 
     # -- the model's pieces ---------------------------------------------------------
     def _checked(self, x, context, finite: bool = True):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tfp_genmodels import _validation
 from tfp_genmodels._keras import keras
 
 
@@ -48,3 +49,17 @@ def mlp_decoder(latent_dim: int, hidden_units: Sequence[int] = (256, 256),
         return keras.Sequential(layers, name=name)
     inputs = [keras.Input((int(latent_dim),)), keras.Input((int(context_dim),))]
     return _mlp(inputs, inputs[0], hidden_units, name)
+
+
+def data_event_shape(event_shape: Sequence[int] | None, encoder) -> tuple[int, ...]:
+    """``event_shape`` checked, or (``None``) the encoder's input shape without the batch
+    (a conditional encoder's first input); ``ValueError`` when neither is known."""
+    if event_shape is not None:
+        return _validation.event_shape_arg(event_shape)
+    shape = getattr(encoder, "input_shape", None)
+    if isinstance(shape, list) and shape:
+        shape = shape[0]  # a conditional encoder's [x, c]
+    if shape is None or None in tuple(shape)[1:]:
+        raise ValueError("`event_shape` is required when the encoder has no known input "
+                         f"shape (give it an Input layer); got encoder input shape {shape}.")
+    return tuple(int(d) for d in tuple(shape)[1:])

@@ -165,6 +165,8 @@ class VampPrior(Prior):
         self.num_components = _args.positive_int_arg(num_components, "num_components")
         self.event_shape = None if event_shape is None else tuple(int(d) for d in event_shape)
         self.encode_base = encode_base
+        # Bound (its weights made) once the encoder and the data's shape are known too.
+        self.requested_latent_dim = latent_dim
         super().__init__(None, **kwargs)
         if latent_dim is not None and event_shape is not None and encode_base is not None:
             self.bind(latent_dim)
@@ -177,6 +179,9 @@ class VampPrior(Prior):
         if self.event_shape is None or self.encode_base is None:
             raise ValueError("the VampPrior needs the encoder (`encode_base`) and the "
                              "data's `event_shape`; a VAE gives both.")
+        if self.requested_latent_dim not in (None, latent_dim):
+            raise ValueError(f"`prior` has latent_dim={self.requested_latent_dim} but the "
+                             f"VAE's `latent_dim` is {latent_dim}.")
         return super().bind(latent_dim, posterior)
 
     def build_part(self) -> None:
@@ -191,7 +196,8 @@ class VampPrior(Prior):
 
     def get_config(self) -> dict:
         # The encoder is the VAE's: bound again on load.
-        return {**super().get_config(), "num_components": self.num_components}
+        return {**super().get_config(), "num_components": self.num_components,
+                "latent_dim": self.latent_dim or self.requested_latent_dim}
 
 
 @_saving.register
