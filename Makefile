@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: test demo docs lint bench install clean
+.PHONY: test test-fast demo docs lint bench install clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ install: $(STAMP)
 PYTEST_ARGS ?= -n 2 --durations=15
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Day-to-day: everything but the tests marked `slow` (tests/conftest.py), under 3 minutes.
+test-fast: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS) -m "not slow"
 
 # The main job: train on built-in data (no download) and write runs/demo/.
 DEMO := $(PY) -m tfp_genmodels.cli

@@ -111,9 +111,14 @@ def run(row, images, steps: int, test: np.ndarray, rng) -> dict:
     categorical = posterior.startswith("categorical")
     latent, code = (20, 200) if categorical else (200, 200)
     encoder, decoder = networks(kind, code)
-    extra = {"num_classes": 10} if categorical else {}
+    kwargs = dict(kwargs)
+    if "temperature" in kwargs:  # a relaxed estimator with its own temperature schedule
+        kwargs["estimator"] = vae.GumbelSoftmax(
+            kwargs.pop("temperature"), kwargs.pop("temperature_decay"),
+            hard=kwargs["estimator"] == "straight_through")
     model = vae.VAE(latent, encoder, decoder, likelihood="bernoulli", event_shape=(D,),
-                    posterior=posterior.split()[0], **extra, **kwargs)
+                    posterior=(vae.CategoricalPosterior(num_classes=10) if categorical
+                               else posterior), **kwargs)
     model.compile(optimizer=keras.optimizers.Adam(1e-4))
     train = binarised(images.train, 50, seed=0)
     start = time.perf_counter()

@@ -9,7 +9,6 @@ import tensorflow_probability as tfp
 
 from tests.bijector_checks import check_bijector, perturb_variables
 from tfp_genmodels import bijectors as B
-from tfp_genmodels.bijectors import vector_fields
 
 tfb, tfd = tfp.bijectors, tfp.distributions
 RNG = np.random.default_rng(1234)
@@ -39,21 +38,6 @@ def _params(dtype, *shapes):
     """Variables, so that the checks can give a second instance other values."""
     rng = np.random.default_rng(7)
     return [tf.Variable(rng.normal(size=s), dtype=dtype) for s in shapes]
-
-
-#: Dormand-Prince's body calls f at its 6 stages, plus the first call (and the exact
-#: trace's Jacobian loop): TFP's solvers read a vector field's variables that often.
-CONTINUOUS_READS = 10
-
-
-def _continuous(dtype):
-    """A CNF from a vector field of its own (perturbed, so not the identity)."""
-    net = vector_fields.TimeDerivative(3, [4], dtype=dtype)
-    net(0.0, tf.zeros([1, 3], dtype))
-    perturb_variables(net, scale=0.5)
-    tol = 1e-6 if dtype == tf.float32 else 1e-11
-    return B.ContinuousFlow(net, trace="exact", atol=tol, rtol=tol, max_num_steps=10000,
-                            dtype=dtype)
 
 
 def _sinh_arcsinh(params):
@@ -140,10 +124,6 @@ CASES = {
     "factor_out": (lambda d: B.FactorOut(_factor_out_inner(d), event_shape=[2, 2, 4]),
                    RNG.normal(size=(N, 2, 2, 4)), 3,
                    {"coupling": {"context": RNG.normal(size=(N, 2))}}, False),
-    # An ODE solve calls the vector field once per solver stage in its loop body, each
-    # call a read of its variables (a bound, not one read per call of the bijector).
-    "continuous_flow": (_continuous, RNG.normal(size=(N, 3)), 1, None, False,
-                        {"max_reads": CONTINUOUS_READS, "max_ldj_reads": CONTINUOUS_READS}),
     "householder": (lambda d: B.Householder(*_params(d, [4])), RNG.normal(size=(N, 4)), 1,
                     None, False),
 }

@@ -112,6 +112,10 @@ def assert_event_shape(x: tf.Tensor, event_shape: Sequence[int], name: str = "x"
     constant-folded away while the batch size is unknown.
     """
     check_event_shape(x, event_shape, name)
+    op_name = f"check_{name}_event_shape_{'_'.join(str(int(d)) for d in event_shape)}"
+    message = runtime_message(
+        f"`{name}` must have trailing (event) shape {tuple(event_shape)}; got shape",
+        op_name=op_name)
     if tf.executing_eagerly():
         return x  # eager shapes are concrete: the static check was complete
     k = len(event_shape)
@@ -119,16 +123,12 @@ def assert_event_shape(x: tf.Tensor, event_shape: Sequence[int], name: str = "x"
     ok = tf.logical_and(
         tf.equal(tf.size(x), tf.reduce_prod(shape[:-k]) * int(np.prod(event_shape))),
         tf.reduce_all(tf.equal(shape[-k:], list(event_shape))))
-    message = runtime_message(
-        f"`{name}` must have trailing (event) shape {tuple(event_shape)}; got shape",
-        op_name=f"check_{name}_event_shape")
     with tf.control_dependencies([tf.debugging.Assert(ok, [message, shape])]):
         x = tf.identity(x)
     if x.shape.rank is not None:
         # The op's name carries the argument's name into the error message
         # (registered above, so that fit can name the argument).
-        x = tf.ensure_shape(x, [None] * (x.shape.rank - k) + list(event_shape),
-                            name=f"check_{name}_event_shape")
+        x = tf.ensure_shape(x, [None] * (x.shape.rank - k) + list(event_shape), name=op_name)
     return x
 
 

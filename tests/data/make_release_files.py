@@ -1,6 +1,6 @@
 """Writes the ``.keras`` files in tests/data/ (run with the release whose files they are).
 
-    PYTHONPATH=<checkout of that release> python tests/data/make_release_files.py tests/data [0.1|3b1d36e]
+    PYTHONPATH=<checkout> python tests/data/make_release_files.py tests/data [0.1|3b1d36e]
 
 The "0.1" files were written by main at 983001e (weights keyed by their position in
 ``model.variables``), each with the scores it gave before saving; the "3b1d36e" files

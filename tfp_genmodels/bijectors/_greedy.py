@@ -11,7 +11,7 @@ from __future__ import annotations
 import tensorflow_probability as tfp
 
 from tfp_genmodels._tfp_compat import greedy_cache
-from tfp_genmodels.bijectors._identity import StatefulBijector
+from tfp_genmodels.bijectors._stateful import StatefulBijector
 
 tfb = tfp.bijectors
 
