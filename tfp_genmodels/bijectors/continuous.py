@@ -73,7 +73,7 @@ class ContinuousFlow(GreedyLogDetBijector):
                  solver: str | tfp.math.ode.Solver = "dopri5", atol: float | None = None,
                  rtol: float | None = None, max_num_steps: int = 1000,
                  record: ode.SolveRecord | None = None, regularise: bool = False,
-                 jacobian: bool = False, dim: int | None = None, dtype=tf.float32,
+                 jacobian: bool = False, dim: int | None = None, dtype: tf.DType = tf.float32,
                  validate_args: bool = False, name: str = "continuous_flow"):
         parameters = dict(locals())
         self.record = ode.SolveRecord() if record is None else record

@@ -6,7 +6,6 @@ import tensorflow as tf
 import tensorflow_probability as tfp
 
 from tfp_genmodels._validation import TensorLike
-from tfp_genmodels.bijectors._stateful import StatefulBijector
 from tfp_genmodels.bijectors._params import (
     check_same_event_size,
     check_vector_param,
@@ -14,6 +13,7 @@ from tfp_genmodels.bijectors._params import (
     parameter_properties,
     values_to_check,
 )
+from tfp_genmodels.bijectors._stateful import StatefulBijector
 
 tfb = tfp.bijectors
 
