@@ -270,7 +270,7 @@ def test_both_run_time_shape_checks_read_as_the_eager_error():
                                              r"\(2,\); got shape .*4.?3"):
             with _training.input_errors_as_value_errors():
                 fn(np.ones([4, 3], np.float32))
-    _validation.assert_event_shape(np.zeros([1, 2]), (2,), "context")  # registers the check
+    _validation.assert_event_shape(tf.zeros([1, 2]), (2,), "context")  # registers the check
     message = ("Shape of tensor IteratorGetNext [32,3] is not compatible with expected shape "
                "[?,2].\n\t [[{{node check_context_event_shape_2}}]]")
     with pytest.raises(ValueError, match=r"^`context` must have trailing \(event\) shape "

@@ -71,5 +71,8 @@ def with_weight_placeholder(y, sample_weight):
 
 
 def is_weight_placeholder(y) -> bool:
-    return (y is not None and not isinstance(y, (tuple, list, dict))
-            and y.shape.rank == 2 and y.shape[-1] == 0)
+    """Whether ``y`` (a tensor or an array) is :func:`with_weight_placeholder`'s ``[N, 0]``."""
+    if y is None or isinstance(y, (tuple, list, dict)):
+        return False
+    shape = tf.TensorShape(getattr(y, "shape", np.shape(y)))
+    return shape.rank == 2 and shape[-1] == 0
