@@ -32,6 +32,7 @@ import tensorflow_probability as tfp
 
 from tfp_genmodels import _args, _saving, _validation
 from tfp_genmodels._keras import keras
+from tfp_genmodels.vae._binding import bind_once
 
 tfd = tfp.distributions
 
@@ -57,13 +58,8 @@ class Likelihood(keras.layers.Layer):
 
     def bind(self, event_shape: Sequence[int]) -> Likelihood:
         """Sets ``event_shape`` (and makes what depends on it) or checks it."""
-        event_shape = tuple(int(d) for d in event_shape)
-        if self.event_shape is None:
-            self.event_shape = event_shape
-            self.build_part()
-        elif tuple(self.event_shape) != event_shape:
-            raise ValueError(f"`likelihood` has event_shape={self.event_shape} but the data's "
-                             f"is {event_shape}.")
+        bind_once(self, "event_shape", tuple(int(d) for d in event_shape), "likelihood",
+                  "the data's")
         return self
 
     def build_part(self) -> None:

@@ -198,8 +198,6 @@ def resolve_estimator(spec: str | E.Estimator | None, posterior: Posterior, obje
     if spec is None:
         spec = ("reparameterized" if not posterior.is_discrete
                 else "vimco" if objective == "iwae" else "reinforce")
-        options = {k: v for k, v in options.items()
-                   if spec in _OPTION_TAKERS.get(k, ())}
     if isinstance(spec, str):
         estimator = _named(ESTIMATOR_TABLE, ESTIMATORS, spec, "estimator", E.Estimator,
                            options)

@@ -40,6 +40,7 @@ from tfp_genmodels._keras import keras
 from tfp_genmodels.bijectors import Planar
 from tfp_genmodels.bijectors.masks import reversal
 from tfp_genmodels.flows.autoregressive_flows import identity_made
+from tfp_genmodels.vae._binding import bind_once
 
 tfb, tfd, tfpl = tfp.bijectors, tfp.distributions, tfp.layers
 
@@ -80,13 +81,8 @@ class Posterior(keras.layers.Layer):
 
     def bind(self, latent_dim: int) -> Posterior:
         """Sets ``latent_dim`` (and makes the layers that depend on it) or checks it."""
-        latent_dim = _args.positive_int_arg(latent_dim, "latent_dim")
-        if self.latent_dim is None:
-            self.latent_dim = latent_dim
-            self.build_part()
-        elif self.latent_dim != latent_dim:
-            raise ValueError(f"`posterior` has latent_dim={self.latent_dim} but the VAE's "
-                             f"`latent_dim` is {latent_dim}.")
+        bind_once(self, "latent_dim", _args.positive_int_arg(latent_dim, "latent_dim"),
+                  "posterior", "the VAE's `latent_dim`")
         return self
 
     def build_part(self) -> None:

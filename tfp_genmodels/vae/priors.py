@@ -32,6 +32,7 @@ import tensorflow_probability as tfp
 
 from tfp_genmodels import _args, _saving
 from tfp_genmodels._keras import keras
+from tfp_genmodels.vae._binding import bind_once
 
 tfd = tfp.distributions
 
@@ -75,12 +76,7 @@ class Prior(keras.layers.Layer):
             kind = "discrete" if posterior.is_discrete else "continuous"
             raise ValueError(f"`prior`={type(self).__name__} does not fit a {kind} posterior "
                              f"({type(posterior).__name__}); use one for {kind} latents.")
-        if self.latent_dim is None:
-            self.latent_dim = latent_dim
-            self.build_part()
-        elif self.latent_dim != latent_dim:
-            raise ValueError(f"`prior` has latent_dim={self.latent_dim} but the VAE's "
-                             f"`latent_dim` is {latent_dim}.")
+        bind_once(self, "latent_dim", latent_dim, "prior", "the VAE's `latent_dim`")
         return self
 
     def build_part(self) -> None:
